@@ -1,0 +1,65 @@
+# PedsLink: `make run` starts everything on one machine; `make test` runs the whole suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+HOST ?= 127.0.0.1
+REDIS_URL ?= redis://127.0.0.1:6379/0
+DICOM_PORT ?= 11112
+export PORT HOST REDIS_URL DICOM_PORT
+
+TEST_DATABASE_URL ?= $(if $(DATABASE_URL),$(DATABASE_URL),postgres://postgres:postgres@127.0.0.1:5432/pedslink)
+PYTEST_ARGS ?=
+
+.PHONY: help install messages redis run test bench lint format check clean
+
+help:
+	@echo "make run    install, migrate, load the demo alliance and start web, worker, beat, listener"
+	@echo "make test   install and run the whole test suite (PostgreSQL + Redis)"
+	@echo "make bench  run the benchmarks in bench/"
+	@echo "make lint   ruff check and format check"
+
+$(VENV)/.installed: requirements.txt scripts/ensure_system.sh
+	scripts/ensure_system.sh
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+messages: install
+	$(PY) manage.py compilemessages --ignore=.venv --ignore=node_modules -v 0
+
+redis:
+	scripts/ensure_redis.sh
+
+run: install messages redis
+	mkdir -p var
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py seed_demo
+	@echo
+	@echo "PedsLink is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops everything)"
+	@echo
+	$(VENV)/bin/honcho start -f Procfile
+
+test: install messages redis
+	scripts/ensure_system.sh chromium
+	DATABASE_URL=$(TEST_DATABASE_URL) scripts/ensure_postgres.sh
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install messages redis
+	$(PY) -m bench
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+clean:
+	rm -rf var/staticfiles .pytest_cache

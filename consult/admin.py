@@ -1,0 +1,71 @@
+from django.contrib import admin
+
+from consult.models import (
+    AuditEvent,
+    Department,
+    Guardian,
+    Hospital,
+    OnCallShift,
+    Patient,
+    PatientIdentifier,
+    User,
+)
+
+
+@admin.register(Hospital)
+class HospitalAdmin(admin.ModelAdmin):
+    list_display = ["code", "name_zh", "name_en", "tier", "province", "city", "is_active"]
+    list_filter = ["tier", "is_active", "province"]
+    search_fields = ["code", "name_zh", "name_en"]
+
+
+@admin.register(Department)
+class DepartmentAdmin(admin.ModelAdmin):
+    list_display = ["name_zh", "hospital", "accepts_referrals", "is_active"]
+    list_select_related = ["hospital"]
+
+
+@admin.register(User)
+class UserAdmin(admin.ModelAdmin):
+    list_display = ["username", "full_name", "role", "hospital", "is_active"]
+    list_filter = ["role", "is_active"]
+    search_fields = ["username", "full_name"]
+    exclude = ["password"]
+
+
+@admin.register(OnCallShift)
+class OnCallShiftAdmin(admin.ModelAdmin):
+    list_display = ["specialist", "subspecialty", "start", "end"]
+
+
+class IdentifierInline(admin.TabularInline):
+    model = PatientIdentifier
+    extra = 0
+
+
+class GuardianInline(admin.TabularInline):
+    model = Guardian
+    extra = 0
+
+
+@admin.register(Patient)
+class PatientAdmin(admin.ModelAdmin):
+    list_display = ["name", "sex", "birth_date", "home_hospital"]
+    inlines = [IdentifierInline, GuardianInline]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the trail is append-only, in the admin as everywhere."""
+
+    list_display = ["at", "username", "role", "action", "object_type", "object_id", "outcome"]
+    list_filter = ["action", "outcome"]
+
+    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+        return False

@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ConsultConfig(AppConfig):
+    name = "consult"
+    verbose_name = _("Alliance and consultations")
+
+    def ready(self) -> None:
+        from consult import auth_audit  # noqa: F401 - connects the login audit receivers

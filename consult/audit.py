@@ -1,0 +1,75 @@
+"""The one helper that writes audit rows. Every view of a child's data calls it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.http import HttpRequest
+
+from consult.models import AuditEvent, Patient
+
+Action = AuditEvent.Action
+Outcome = AuditEvent.Outcome
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    # Behind the reverse proxy (docker/), the proxy sets X-Real-IP; REMOTE_ADDR otherwise.
+    return request.META.get("HTTP_X_REAL_IP") or request.META.get("REMOTE_ADDR") or None
+
+
+def audit_record(
+    *,
+    action: str,
+    request: HttpRequest | None = None,
+    user: Any = None,
+    obj: models.Model | None = None,
+    object_type: str = "",
+    object_id: str = "",
+    patient: Patient | None = None,
+    outcome: str = Outcome.SUCCESS,
+    reason: str = "",
+    portal_token_id: str = "",
+    username: str = "",
+) -> AuditEvent:
+    """Append one audit row: who, what, the child concerned, outcome and from where."""
+    if user is None and request is not None:
+        user = getattr(request, "user", None)
+    if user is not None and not getattr(user, "is_authenticated", False):
+        user = None
+    if obj is not None:
+        object_type = object_type or obj._meta.model_name or ""
+        object_id = object_id or str(obj.pk)
+        if patient is None and isinstance(obj, Patient):
+            patient = obj
+    meta = request.META if request is not None else {}
+    return AuditEvent.objects.create(
+        user=user,
+        username=(user.username if user else username)[:150],
+        role=user.role if user else "",
+        hospital_id=user.hospital_id if user else None,
+        portal_token_id=portal_token_id,
+        action=action,
+        object_type=object_type[:50],
+        object_id=str(object_id)[:128],
+        patient=patient,
+        outcome=outcome,
+        reason=reason[:300],
+        ip=client_ip(request) if request is not None else None,
+        user_agent=meta.get("HTTP_USER_AGENT", "")[:300],
+        request_id=getattr(request, "request_id", "") if request is not None else "",
+    )
+
+
+def audit_denied(
+    request: HttpRequest, *, object_type: str, object_id: str, reason: str = ""
+) -> AuditEvent:
+    """Record a refused access (the caller then answers 404)."""
+    return audit_record(
+        request=request,
+        action=Action.DENIED,
+        object_type=object_type,
+        object_id=object_id,
+        outcome=Outcome.FAILURE,
+        reason=reason,
+    )
