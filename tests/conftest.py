@@ -108,3 +108,14 @@ def login(client):
         return client
 
     return _login
+
+
+pytest_plugins = ["tests.browser"]
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    # Keep each phase's report on the item so fixtures can screenshot failed browser tests.
+    report = yield
+    setattr(item, "rep_" + report.when, report)
+    return report

@@ -1,0 +1,81 @@
+"""Headless Chromium (Debian's) driven by Playwright, for the pages users click through.
+
+Use the `page` fixture with pytest-django's `live_server`; on failure a screenshot is
+saved under test-artifacts/ (kept by CI).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop; Django must allow sync ORM calls beside it.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _new_page(browser, request, **context_options):  # noqa: ANN001, ANN202
+    context = browser.new_context(locale="zh-CN", **context_options)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    return context, page
+
+
+def _save_on_failure(request, page) -> None:  # noqa: ANN001
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+
+
+@pytest.fixture
+def page(browser, request) -> Iterator:  # noqa: ANN001
+    """A desktop page (1366×900)."""
+    context, page = _new_page(browser, request, viewport={"width": 1366, "height": 900})
+    yield page
+    _save_on_failure(request, page)
+    context.close()
+
+
+@pytest.fixture
+def phone_page(browser, request) -> Iterator:  # noqa: ANN001
+    """A phone page: 390×844, touch."""
+    context, page = _new_page(browser, request, **PHONE)
+    yield page
+    _save_on_failure(request, page)
+    context.close()
+
+
+def browser_login(page, live_server, user, password: str) -> None:  # noqa: ANN001
+    """Log in through the real login form."""
+    page.goto(f"{live_server.url}/login/")
+    page.fill("input[name=username]", user.username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
