@@ -9,7 +9,18 @@ from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 
 from consult.audit import Action, audit_denied, audit_record
-from consult.models import AuditEvent, Hospital, Patient, PatientIdentifier, Role, User
+from consult.models import (
+    AuditEvent,
+    Consultation,
+    ConsultationAssignment,
+    Hospital,
+    Patient,
+    PatientIdentifier,
+    Role,
+    SpecialistSubspecialty,
+    Status,
+    User,
+)
 
 M = TypeVar("M", bound=models.Model)
 
@@ -32,7 +43,35 @@ def patients_visible_to(user: Any) -> QuerySet[Patient]:
                 "patient_id"
             )
         )
+    if user.role in (Role.SPECIALIST, Role.COORDINATOR):
+        rule |= Q(pk__in=consultations_visible_to(user).values("patient_id"))
     return Patient.objects.filter(rule)
+
+
+def consultations_visible_to(user: Any) -> QuerySet[Consultation]:
+    """Consultations a user may open.
+
+    Referring doctors: their hospital's. Specialists: assigned to them now or before, and
+    the unassigned queue of their subspecialties. Coordinators: all but drafts. Others: none.
+    """
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return Consultation.objects.none()
+    if user.role == Role.REFERRING_DOCTOR and user.hospital_id:
+        return Consultation.objects.filter(hospital_id=user.hospital_id)
+    if user.role == Role.COORDINATOR:
+        return Consultation.objects.exclude(status=Status.DRAFT)
+    if user.role == Role.SPECIALIST:
+        mine = SpecialistSubspecialty.objects.filter(specialist=user).values("subspecialty")
+        return Consultation.objects.filter(
+            Q(assigned_to=user)
+            | Q(
+                pk__in=ConsultationAssignment.objects.filter(specialist=user).values(
+                    "consultation_id"
+                )
+            )
+            | Q(status=Status.SUBMITTED, assigned_to__isnull=True, subspecialty__in=mine)
+        )
+    return Consultation.objects.none()
 
 
 def hospitals_visible_to(user: Any) -> QuerySet[Hospital]:

@@ -1,3 +1,10 @@
 """Websocket routes of every app, gathered in one list for asgi.py."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from consult import consumers
+
+websocket_urlpatterns: list = [
+    path("ws/live/", consumers.UserLiveConsumer.as_asgi()),
+    path("ws/consultations/<int:pk>/", consumers.ConsultationConsumer.as_asgi()),
+]

@@ -192,7 +192,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULE: dict = {}
+# The SLA ladder and the notification outbox are swept (never ETA tasks): see consult/sla_sweep.py.
+SLA_SWEEP_SECONDS = float(env("SLA_SWEEP_SECONDS", "60"))
+CELERY_BEAT_SCHEDULE: dict = {
+    "sla-sweep": {"task": "consult.sla_sweep", "schedule": SLA_SWEEP_SECONDS},
+    "resend-notifications": {"task": "consult.resend_notifications", "schedule": 60.0},
+}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
 CHANNEL_LAYERS = {
@@ -228,6 +233,11 @@ SPECTACULAR_SETTINGS = {
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "PedsLink <noreply@pedslink.invalid>")
+
+# Text messages: consult.sms.ConsoleSmsBackend, consult.sms.FileSmsBackend (one JSON file per
+# message in SMS_FILE_PATH), or a gateway class with the interface documented in consult/sms.py.
+SMS_BACKEND = env("SMS_BACKEND", "consult.sms.ConsoleSmsBackend")
+SMS_FILE_PATH = env("SMS_FILE_PATH", str(BASE_DIR / "var" / "sms"))
 
 LOGGING = {
     "version": 1,

@@ -6,8 +6,8 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from consult.models import Role
-from consult.selectors import patients_visible_to
+from consult.models import Consultation, Role
+from consult.selectors import consultations_visible_to, patients_visible_to
 from viewer.models import Instance, Series, Study
 
 
@@ -18,7 +18,11 @@ def studies_visible_to(user: Any) -> QuerySet[Study]:
         return Study.objects.none()
     if user.role == Role.ADMIN:
         return Study.objects.all()
-    rule = Q(patient__in=patients_visible_to(user))
+    rule = Q(patient__in=patients_visible_to(user)) | Q(
+        pk__in=Consultation.studies.through.objects.filter(
+            consultation__in=consultations_visible_to(user)
+        ).values("study_id")
+    )
     if user.role == Role.REFERRING_DOCTOR and user.hospital_id:
         rule |= Q(hospital_id=user.hospital_id)
     return Study.objects.filter(rule)

@@ -1,4 +1,16 @@
 from consult.models.audit import AppendOnlyError, AuditEvent
+from consult.models.consultations import (
+    OPEN_STATUSES,
+    TRANSITIONS,
+    Attachment,
+    Consultation,
+    ConsultationAssignment,
+    ConsultationEvent,
+    Message,
+    MessageReceipt,
+    Priority,
+    Status,
+)
 from consult.models.directory import (
     Department,
     Hospital,
@@ -10,6 +22,7 @@ from consult.models.directory import (
     User,
     localized,
 )
+from consult.models.notifications import Notification
 from consult.models.patients import (
     MAX_WEIGHT_KG,
     MIN_WEIGHT_KG,
@@ -20,8 +33,25 @@ from consult.models.patients import (
     WeightRecord,
     mobile_validator,
 )
+from consult.models.reports import Report, TransferUrgency
+from consult.models.sla import DEFAULT_POLICIES, SlaPolicy
 
 __all__ = [
+    "OPEN_STATUSES",
+    "TRANSITIONS",
+    "Attachment",
+    "Consultation",
+    "ConsultationAssignment",
+    "ConsultationEvent",
+    "DEFAULT_POLICIES",
+    "Message",
+    "MessageReceipt",
+    "Notification",
+    "Priority",
+    "Report",
+    "SlaPolicy",
+    "Status",
+    "TransferUrgency",
     "AppendOnlyError",
     "AuditEvent",
     "Department",

@@ -1,0 +1,193 @@
+"""Report services: save a draft (optimistic lock), sign (password), amend (new version)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils.timezone import now
+from django.utils.translation import gettext as _
+
+from consult.models import Consultation, ConsultationEvent, Report, Status, User
+from consult.notify import alliance_language
+from consult.realtime import object_group, push_after_commit
+from consult.report_templates import TEMPLATES, clean_data, template_for
+from consult.workflow import ConsultationError, _notify, consultation_transition, coordinators
+
+EDITABLE = ("findings", "impression", "recommendation", "transfer_recommended", "transfer_urgency")
+
+
+class StaleReportError(ConsultationError):
+    pass
+
+
+def report_draft(consultation: Consultation) -> Report | None:
+    return consultation.reports.filter(status=Report.Status.DRAFT).first()
+
+
+def report_current(consultation: Consultation) -> Report | None:
+    return consultation.reports.filter(status=Report.Status.SIGNED).order_by("-version").first()
+
+
+def _may_write(user: User, consultation: Consultation, draft: Report | None) -> bool:
+    if draft is not None and draft.version > 1:
+        return draft.author_id == user.pk
+    return consultation.assigned_to_id == user.pk and consultation.status == Status.IN_REVIEW
+
+
+def report_save(
+    *,
+    consultation: Consultation,
+    user: User,
+    edit_version: int,
+    template: str = "",
+    data: dict[str, str] | None = None,
+    **fields: Any,
+) -> Report:
+    """Save the draft report. `edit_version` is the version the editor loaded; if somebody
+    saved since, nothing is written and StaleReportError says so."""
+    draft = report_draft(consultation)
+    if not _may_write(user, consultation, draft):
+        raise ConsultationError(_("Only the specialist reading this case can write its report."))
+    chosen = TEMPLATES.get(template) or (
+        TEMPLATES[draft.template] if draft else template_for(consultation.subspecialty)
+    )
+    clean, errors = clean_data(chosen, data or {})
+    if errors:
+        raise ConsultationError(" ".join(errors))
+    values = {k: v for k, v in fields.items() if k in EDITABLE}
+    if not values.get("transfer_recommended", False):
+        values["transfer_urgency"] = ""
+    with transaction.atomic():
+        if draft is None:
+            if edit_version:
+                raise StaleReportError(_("This draft no longer exists; reload the page."))
+            draft = Report.objects.create(
+                consultation=consultation,
+                version=1,
+                template=chosen.code,
+                data=clean,
+                author=user,
+                edit_version=1,
+                **values,
+            )
+        else:
+            updated = Report.objects.filter(
+                pk=draft.pk, status=Report.Status.DRAFT, edit_version=edit_version
+            ).update(
+                template=chosen.code,
+                data=clean,
+                edit_version=F("edit_version") + 1,
+                updated_at=now(),
+                **values,
+            )
+            if not updated:
+                raise StaleReportError(
+                    _(
+                        "Somebody saved this report after you opened it. Your changes were not "
+                        "saved; reload to see the current text, then make your change again."
+                    )
+                )
+            draft.refresh_from_db()
+        push_after_commit(object_group("consultation", consultation.pk), "report")
+    return draft
+
+
+def report_sign(*, consultation: Consultation, user: User, password: str) -> Report:
+    """Sign the draft: re-enter the password; the version then never changes."""
+    draft = report_draft(consultation)
+    if draft is None:
+        raise ConsultationError(_("There is no draft report to sign."))
+    if not _may_write(user, consultation, draft):
+        raise ConsultationError(_("Only the specialist reading this case can sign its report."))
+    if not password or not user.check_password(password):
+        raise ConsultationError(_("The password is not correct; the report was not signed."))
+    if not draft.findings.strip() or not draft.impression.strip():
+        raise ConsultationError(
+            _("An empty report cannot be signed: write the findings and the impression.")
+        )
+    if draft.transfer_recommended and not draft.transfer_urgency:
+        raise ConsultationError(_("Say how urgent the recommended transfer is."))
+    at = now()
+    with transaction.atomic(), alliance_language():
+        if not Report.objects.filter(pk=draft.pk, status=Report.Status.DRAFT).update(
+            status=Report.Status.SIGNED, signed_at=at
+        ):
+            raise ConsultationError(_("This report was signed a moment ago by another session."))
+        ref = {"id": consultation.pk, "version": draft.version}
+        if draft.version == 1:
+            consultation_transition(consultation=consultation, to=Status.REPORTED, actor=user)
+            ConsultationEvent.objects.create(
+                consultation=consultation,
+                at=at,
+                actor=user,
+                kind=ConsultationEvent.Kind.REPORT_SIGNED,
+            )
+            recipients = [consultation.requested_by]
+            if draft.transfer_recommended:
+                recipients += coordinators()
+            _notify(
+                recipients,
+                "report",
+                _("The report for case #%(id)s is ready") % ref,
+                _("A specialist has signed the report. Open the case to read it."),
+                consultation,
+                sms=True,
+            )
+        else:
+            consultation.reports.filter(
+                status=Report.Status.SIGNED, version__lt=draft.version
+            ).update(status=Report.Status.SUPERSEDED, superseded_at=at)
+            ConsultationEvent.objects.create(
+                consultation=consultation,
+                at=at,
+                actor=user,
+                kind=ConsultationEvent.Kind.REPORT_AMENDED,
+                reason=draft.amendment_reason,
+            )
+            everyone = {
+                consultation.requested_by,
+                consultation.assigned_to,
+                *coordinators(),
+                *[r.author for r in consultation.reports.exclude(pk=draft.pk)],
+            }
+            _notify(
+                [u for u in everyone if u and u.pk != user.pk],
+                "report_amended",
+                _("The report for case #%(id)s was amended (version %(version)s)") % ref,
+                draft.amendment_reason,
+                consultation,
+                sms=True,
+            )
+        push_after_commit(object_group("consultation", consultation.pk), "report")
+        push_after_commit(
+            object_group("hospital", consultation.hospital_id), "consultation", id=consultation.pk
+        )
+    draft.refresh_from_db()
+    return draft
+
+
+def report_amend(*, consultation: Consultation, user: User, reason: str) -> Report:
+    """Start an amendment: a new draft version copied from the signed one, with a reason."""
+    current = report_current(consultation)
+    if current is None or consultation.status not in (Status.REPORTED, Status.CLOSED):
+        raise ConsultationError(_("Only a signed report can be amended."))
+    if user.pk not in (current.author_id, consultation.assigned_to_id):
+        raise ConsultationError(_("Only the specialist who signed the report can amend it."))
+    if not reason.strip():
+        raise ConsultationError(_("Give the reason for the amendment."))
+    if report_draft(consultation) is not None:
+        raise ConsultationError(_("An amendment is already being written."))
+    with transaction.atomic():
+        version = (consultation.reports.aggregate(v=Max("version"))["v"] or 0) + 1
+        return Report.objects.create(
+            consultation=consultation,
+            version=version,
+            template=current.template,
+            data=current.data,
+            author=user,
+            amendment_reason=reason[:500],
+            edit_version=1,
+            **{k: getattr(current, k) for k in EDITABLE},
+        )

@@ -1,0 +1,547 @@
+"""Consultation services: every write to a consultation goes through here.
+
+`consultation_transition` is the only function that changes a case's status
+(STYLE.md "State machines"); the other services check who may act, then call it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.timezone import now
+from django.utils.translation import gettext as _
+
+from consult import sla
+from consult.models import (
+    DEFAULT_POLICIES,
+    OPEN_STATUSES,
+    TRANSITIONS,
+    Attachment,
+    Consultation,
+    ConsultationAssignment,
+    ConsultationEvent,
+    Message,
+    MessageReceipt,
+    Patient,
+    Priority,
+    Role,
+    SlaPolicy,
+    Status,
+    Subspecialty,
+    User,
+)
+from consult.notify import alliance_language, notification_create
+from consult.realtime import (
+    COORDINATORS,
+    object_group,
+    push_after_commit,
+    queue_group,
+    user_group,
+)
+from consult.routing import route_pick
+
+MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
+_KEEP: Any = object()
+
+
+class ConsultationError(Exception):
+    """A refused action; the message is shown to the user as is."""
+
+
+# --- SLA bookkeeping -----------------------------------------------------------------
+
+
+def sla_policies() -> dict[str, sla.Policy]:
+    """The policy per priority: the admin's rows, the defaults where a row is missing."""
+    policies = {
+        p: sla.Policy.from_seconds(v["target_seconds"], v["breach_seconds"])
+        for p, v in DEFAULT_POLICIES.items()
+    }
+    for row in SlaPolicy.objects.all():
+        policies[row.priority] = sla.Policy.from_seconds(
+            row.target_seconds, row.breach_seconds, row.remind_percent, row.repeat_seconds
+        )
+    return policies
+
+
+def sla_clock(consultation: Consultation) -> sla.Clock:
+    return sla.Clock(
+        submitted_at=consultation.submitted_at or now(),
+        paused_seconds=consultation.sla_paused_seconds,
+        paused_since=consultation.sla_paused_since,
+    )
+
+
+def sla_deadline(consultation: Consultation, policy: sla.Policy) -> dt.datetime | None:
+    if consultation.status not in OPEN_STATUSES or consultation.submitted_at is None:
+        return None
+    return sla.next_deadline(policy, sla_clock(consultation), consultation.sla_stage)
+
+
+def sla_standing(
+    consultation: Consultation, policies: dict[str, sla.Policy], at: dt.datetime | None = None
+) -> sla.Standing | None:
+    if consultation.submitted_at is None:
+        return None
+    clock = sla_clock(consultation)
+    if consultation.status not in OPEN_STATUSES:
+        # The clock stopped when the report was signed (or the case was cancelled).
+        at = consultation.reported_at or consultation.updated_at
+    return sla.standing(policies[consultation.priority], clock, at or now())
+
+
+# --- the transition function -----------------------------------------------------------
+
+
+def consultation_groups(consultation: Consultation, *extra_users: int | None) -> list[str]:
+    """Every websocket group whose page shows this case."""
+    groups = [
+        object_group("consultation", consultation.pk),
+        object_group("hospital", consultation.hospital_id),
+        queue_group(consultation.subspecialty),
+        COORDINATORS,
+    ]
+    for user_id in (consultation.assigned_to_id, *extra_users):
+        if user_id:
+            groups.append(user_group(user_id))
+    return groups
+
+
+def consultation_transition(
+    *,
+    consultation: Consultation,
+    to: str,
+    actor: User | None,
+    reason: str = "",
+    assignee: User | None = _KEEP,
+    kind: str = ConsultationEvent.Kind.STATUS,
+) -> Consultation:
+    """Move a case to `to` if the table allows it and nobody moved it first.
+
+    Keeps the SLA clock (start at submission, pause while information is owed, stop at
+    the report) and the next deadline in step, records the event row, and pushes the
+    change to open pages after commit.
+    """
+    old = consultation.status
+    if to not in TRANSITIONS[old]:
+        raise ConsultationError(
+            _("This case is “%(old)s”; it cannot become “%(new)s”.")
+            % {"old": Status(old).label, "new": Status(to).label}
+        )
+    at = now()
+    with transaction.atomic():
+        changes: dict[str, Any] = {"status": to, "updated_at": at}
+        if old == Status.DRAFT and to == Status.SUBMITTED:
+            changes.update(submitted_at=at, sla_stage=0, sla_paused_seconds=0)
+        if to == Status.INFO_REQUESTED and old != Status.INFO_REQUESTED:
+            changes["sla_paused_since"] = at
+        if old == Status.INFO_REQUESTED and to != Status.INFO_REQUESTED:
+            clock = sla.resume(sla_clock(consultation), at)
+            changes.update(sla_paused_seconds=clock.paused_seconds, sla_paused_since=None)
+        if to == Status.REPORTED:
+            changes["reported_at"] = at
+        previous_assignee = consultation.assigned_to_id
+        if assignee is not _KEEP:
+            changes["assigned_to"] = assignee
+        updated = Consultation.objects.filter(
+            pk=consultation.pk, status=old, assigned_to_id=previous_assignee
+        ).update(**changes)
+        if not updated:
+            raise ConsultationError(
+                _("Somebody else changed this case a moment ago. Reload the page and try again.")
+            )
+        for field, value in changes.items():
+            setattr(consultation, field, value)
+        policy = sla_policies()[consultation.priority]
+        consultation.next_deadline = sla_deadline(consultation, policy)
+        Consultation.objects.filter(pk=consultation.pk).update(
+            next_deadline=consultation.next_deadline
+        )
+        if assignee is not _KEEP and assignee is not None:
+            ConsultationAssignment.objects.create(
+                consultation=consultation, specialist=assignee, at=at, reason=reason[:300]
+            )
+        ConsultationEvent.objects.create(
+            consultation=consultation,
+            at=at,
+            actor=actor,
+            kind=ConsultationEvent.Kind.ASSIGNED if assignee is not _KEEP and old == to else kind,
+            from_status=old,
+            to_status=to,
+            reason=reason[:500],
+        )
+        push_after_commit(
+            consultation_groups(consultation, previous_assignee),
+            "consultation",
+            id=consultation.pk,
+            status=to,
+        )
+    return consultation
+
+
+def coordinators() -> list[User]:
+    return list(User.objects.filter(role=Role.COORDINATOR, is_active=True))
+
+
+def case_url(consultation: Consultation) -> str:
+    return reverse("consultation-detail", args=[consultation.pk])
+
+
+def _notify(
+    recipients: Iterable[User | None],
+    kind: str,
+    subject: str,
+    body: str,
+    consultation: Consultation,
+    *,
+    sms: bool = False,
+) -> None:
+    notification_create(
+        recipients=[r for r in recipients if r is not None],
+        kind=kind,
+        subject=subject,
+        body=body,
+        url=case_url(consultation),
+        obj=consultation,
+        sms=sms,
+    )
+
+
+# --- drafts and submission ------------------------------------------------------------
+
+
+def _is_referring_side(user: User, consultation: Consultation) -> bool:
+    return user.role == Role.REFERRING_DOCTOR and user.hospital_id == consultation.hospital_id
+
+
+def consultation_create(
+    *,
+    user: User,
+    patient: Patient,
+    subspecialty: str = Subspecialty.GENERAL,
+    priority: str = Priority.ROUTINE,
+    urgent_reason: str = "",
+    clinical_history: str = "",
+    question: str = "",
+    study_ids: Iterable[int] = (),
+) -> Consultation:
+    """Save a new draft for a child of the doctor's hospital."""
+    if user.role != Role.REFERRING_DOCTOR or not user.hospital_id:
+        raise ConsultationError(_("Only a referring doctor can ask for a consultation."))
+    with transaction.atomic():
+        consultation = Consultation.objects.create(
+            patient=patient,
+            hospital_id=user.hospital_id,
+            requested_by=user,
+            subspecialty=subspecialty,
+            priority=priority,
+            urgent_reason=urgent_reason,
+            clinical_history=clinical_history,
+            question=question,
+        )
+        _set_studies(consultation, study_ids)
+        ConsultationEvent.objects.create(
+            consultation=consultation,
+            at=now(),
+            actor=user,
+            to_status=Status.DRAFT,
+            kind=ConsultationEvent.Kind.STATUS,
+        )
+    return consultation
+
+
+def _set_studies(consultation: Consultation, study_ids: Iterable[int]) -> None:
+    from viewer.models import Study
+
+    ids = {int(i) for i in study_ids}
+    studies = list(Study.objects.filter(pk__in=ids))
+    if len(studies) != len(ids) or any(s.patient_id != consultation.patient_id for s in studies):
+        raise ConsultationError(_("A chosen study belongs to another child."))
+    consultation.studies.set(studies)
+
+
+def consultation_update(
+    *,
+    consultation: Consultation,
+    user: User,
+    study_ids: Iterable[int] | None = None,
+    **fields: Any,
+) -> Consultation:
+    """Edit a draft (only drafts change; a submitted question stays as the specialist read it)."""
+    if not _is_referring_side(user, consultation):
+        raise ConsultationError(_("Only the referring hospital can edit this request."))
+    allowed = {"subspecialty", "priority", "urgent_reason", "clinical_history", "question"}
+    with transaction.atomic():
+        updated = Consultation.objects.filter(pk=consultation.pk, status=Status.DRAFT).update(
+            updated_at=now(), **{k: v for k, v in fields.items() if k in allowed}
+        )
+        if not updated:
+            raise ConsultationError(_("Only a draft can be edited."))
+        consultation.refresh_from_db()
+        if study_ids is not None:
+            _set_studies(consultation, study_ids)
+    return consultation
+
+
+def consultation_missing(consultation: Consultation) -> list[str]:
+    """What a draft still needs before it can be submitted, in words for the doctor."""
+    missing = []
+    if not consultation.question.strip():
+        missing.append(_("the question for the specialist"))
+    if not consultation.clinical_history.strip():
+        missing.append(_("the clinical history"))
+    if consultation.priority == Priority.URGENT and not consultation.urgent_reason.strip():
+        missing.append(_("the reason why this case is urgent"))
+    if not consultation.studies.exists() and not consultation.attachments.exists():
+        missing.append(_("at least one study or attachment"))
+    return missing
+
+
+def consultation_submit(*, consultation: Consultation, user: User) -> Consultation:
+    """Submit a complete draft and route it."""
+    if not _is_referring_side(user, consultation):
+        raise ConsultationError(_("Only the referring hospital can submit this request."))
+    missing = consultation_missing(consultation)
+    if missing:
+        raise ConsultationError(
+            _("Not submitted yet. Still missing: %(items)s.") % {"items": "; ".join(missing)}
+        )
+    with transaction.atomic():
+        consultation_transition(consultation=consultation, to=Status.SUBMITTED, actor=user)
+        consultation_route(consultation=consultation, actor=user)
+    return consultation
+
+
+def consultation_route(
+    *,
+    consultation: Consultation,
+    actor: User | None,
+    exclude: Iterable[int] = (),
+    reason: str = "",
+) -> User | None:
+    """Assign by the routing rule; with nobody on call the case waits in the queue."""
+    with alliance_language():
+        pick = route_pick(subspecialty=consultation.subspecialty, at=now(), exclude=exclude)
+        if pick is None:
+            if consultation.status == Status.SUBMITTED:
+                _notify(
+                    coordinators(),
+                    "queue",
+                    _("Case waiting for a specialist"),
+                    _("Case #%(id)s has no on-call specialist; please assign it.")
+                    % {"id": consultation.pk},
+                    consultation,
+                    sms=True,
+                )
+            return None
+        consultation_transition(
+            consultation=consultation,
+            to=Status.ASSIGNED,
+            actor=actor,
+            assignee=pick,
+            reason=reason or _("Routed: on call, fewest open cases"),
+        )
+        _notify(
+            [pick],
+            "assigned",
+            _("New case assigned to you"),
+            _("Case #%(id)s (%(priority)s) is waiting on your worklist.")
+            % {"id": consultation.pk, "priority": Priority(consultation.priority).label},
+            consultation,
+            sms=consultation.priority == Priority.URGENT,
+        )
+    return pick
+
+
+# --- the specialist's and coordinator's moves -------------------------------------------
+
+
+def consultation_accept(*, consultation: Consultation, user: User) -> Consultation:
+    """The specialist starts reading: from their worklist, or takes a case from the queue."""
+    if user.role != Role.SPECIALIST:
+        raise ConsultationError(_("Only a specialist can accept a case."))
+    with transaction.atomic():
+        if consultation.status == Status.SUBMITTED and consultation.assigned_to_id is None:
+            if not user.subspecialties.filter(subspecialty=consultation.subspecialty).exists():
+                raise ConsultationError(_("This case is for another subspecialty."))
+            consultation_transition(
+                consultation=consultation,
+                to=Status.ASSIGNED,
+                actor=user,
+                assignee=user,
+                reason=_("Taken from the queue"),
+            )
+        elif consultation.assigned_to_id != user.pk:
+            raise ConsultationError(_("This case is assigned to another specialist."))
+        consultation_transition(consultation=consultation, to=Status.IN_REVIEW, actor=user)
+    return consultation
+
+
+def consultation_reassign(
+    *, consultation: Consultation, user: User, specialist: User | None, reason: str
+) -> Consultation:
+    """The coordinator moves a case to another specialist (or back to the queue)."""
+    if user.role != Role.COORDINATOR:
+        raise ConsultationError(_("Only a coordinator can reassign a case."))
+    if not reason.strip():
+        raise ConsultationError(_("Give a reason for the reassignment."))
+    if specialist is not None and specialist.role != Role.SPECIALIST:
+        raise ConsultationError(_("Choose a specialist."))
+    if specialist is not None and specialist.pk == consultation.assigned_to_id:
+        raise ConsultationError(_("The case is already assigned to this specialist."))
+    if consultation.status == Status.INFO_REQUESTED:
+        to = Status.INFO_REQUESTED
+    else:
+        to = Status.ASSIGNED if specialist is not None else Status.SUBMITTED
+    with transaction.atomic(), alliance_language():
+        previous = consultation.assigned_to
+        consultation_transition(
+            consultation=consultation, to=to, actor=user, assignee=specialist, reason=reason
+        )
+        body = _("Case #%(id)s was reassigned by the coordinator: %(reason)s") % {
+            "id": consultation.pk,
+            "reason": reason,
+        }
+        _notify([specialist, previous], "reassigned", _("Case reassigned"), body, consultation)
+    return consultation
+
+
+def consultation_request_info(
+    *,
+    consultation: Consultation,
+    user: User,
+    question: str,
+    files: Iterable[UploadedFile] = (),
+) -> Message:
+    """The specialist asks the referring doctor; the SLA clock pauses until the answer."""
+    if consultation.assigned_to_id != user.pk:
+        raise ConsultationError(_("Only the specialist reading the case can ask for information."))
+    if not question.strip():
+        raise ConsultationError(_("Write the question for the referring doctor."))
+    with transaction.atomic(), alliance_language():
+        consultation_transition(
+            consultation=consultation, to=Status.INFO_REQUESTED, actor=user, reason=question[:500]
+        )
+        message = _message_create(consultation, user, question, Message.Kind.INFO_REQUEST, files)
+        _notify(
+            [consultation.requested_by],
+            "info_request",
+            _("The specialist asks for information"),
+            _("Case #%(id)s: %(question)s") % {"id": consultation.pk, "question": question[:200]},
+            consultation,
+            sms=True,
+        )
+    return message
+
+
+def consultation_cancel(*, consultation: Consultation, user: User, reason: str) -> Consultation:
+    if not (_is_referring_side(user, consultation) or user.role == Role.COORDINATOR):
+        raise ConsultationError(_("Only the referring hospital or a coordinator can cancel."))
+    if not reason.strip():
+        raise ConsultationError(_("Give a reason for cancelling."))
+    with transaction.atomic(), alliance_language():
+        consultation_transition(
+            consultation=consultation, to=Status.CANCELLED, actor=user, reason=reason
+        )
+        _notify(
+            [consultation.assigned_to],
+            "cancelled",
+            _("Case cancelled"),
+            _("Case #%(id)s was cancelled: %(reason)s") % {"id": consultation.pk, "reason": reason},
+            consultation,
+        )
+    return consultation
+
+
+def consultation_close(*, consultation: Consultation, user: User) -> Consultation:
+    if not (_is_referring_side(user, consultation) or user.role == Role.COORDINATOR):
+        raise ConsultationError(_("Only the referring hospital or a coordinator can close."))
+    return consultation_transition(consultation=consultation, to=Status.CLOSED, actor=user)
+
+
+# --- the thread ------------------------------------------------------------------------
+
+
+def _message_create(
+    consultation: Consultation, user: User, body: str, kind: str, files: Iterable[UploadedFile]
+) -> Message:
+    message = Message.objects.create(consultation=consultation, author=user, body=body, kind=kind)
+    for upload in files:
+        attachment_add(consultation=consultation, user=user, upload=upload, message=message)
+    MessageReceipt.objects.create(message=message, user=user, read_at=message.created_at)
+    push_after_commit(object_group("consultation", consultation.pk), "message", id=message.pk)
+    return message
+
+
+def attachment_add(
+    *, consultation: Consultation, user: User, upload: UploadedFile, message: Message | None = None
+) -> Attachment:
+    if upload.size and upload.size > MAX_ATTACHMENT_BYTES:
+        raise ConsultationError(_("A file is larger than 20 MB."))
+    if consultation.status in (Status.CLOSED, Status.CANCELLED):
+        raise ConsultationError(_("This case is closed; nothing can be added."))
+    return Attachment.objects.create(
+        consultation=consultation,
+        message=message,
+        file=upload,
+        name=(upload.name or "file")[:200],
+        size=upload.size or 0,
+        uploaded_by=user,
+    )
+
+
+def thread_participants(consultation: Consultation) -> list[User]:
+    ids = {consultation.requested_by_id, consultation.assigned_to_id}
+    ids |= set(consultation.messages.values_list("author_id", flat=True))
+    return list(User.objects.filter(pk__in=[i for i in ids if i]))
+
+
+def message_post(
+    *, consultation: Consultation, user: User, body: str, files: Iterable[UploadedFile] = ()
+) -> Message:
+    """Add to the thread. The referring side's message answers an open information request."""
+    files = list(files)
+    if not body.strip() and not files:
+        raise ConsultationError(_("Write a message or attach a file."))
+    if consultation.status in (Status.DRAFT, Status.CLOSED, Status.CANCELLED):
+        raise ConsultationError(_("This case is not open; messages can no longer be added."))
+    answering = consultation.status == Status.INFO_REQUESTED and _is_referring_side(
+        user, consultation
+    )
+    with transaction.atomic(), alliance_language():
+        kind = Message.Kind.ANSWER if answering else Message.Kind.MESSAGE
+        message = _message_create(consultation, user, body, kind, files)
+        if answering:
+            consultation_transition(
+                consultation=consultation,
+                to=Status.IN_REVIEW,
+                actor=user,
+                reason=_("Information given"),
+            )
+        others = [p for p in thread_participants(consultation) if p.pk != user.pk]
+        _notify(
+            others,
+            "message",
+            _("New message on case #%(id)s") % {"id": consultation.pk},
+            body[:200],
+            consultation,
+        )
+    return message
+
+
+def thread_mark_read(*, consultation: Consultation, user: User) -> int:
+    """Record that `user` has read every message so far (read receipts)."""
+    unread = consultation.messages.exclude(Q(receipts__user=user))
+    at = now()
+    rows = [MessageReceipt(message=m, user=user, read_at=at) for m in unread]
+    MessageReceipt.objects.bulk_create(rows, ignore_conflicts=True)
+    if rows:
+        with transaction.atomic():
+            push_after_commit(object_group("consultation", consultation.pk), "receipt")
+    return len(rows)

@@ -1,0 +1,72 @@
+// Live pages over one websocket per page (Channels). The server pushes small events
+// ({kind: "consultation" | "message" | "receipt" | "report" | "bell", ...}) after commit;
+// every element with data-live-url and a matching data-live-kinds refetches its HTML
+// (or, with data-live-json, one JSON field). Time-left labels tick every second here.
+(function () {
+  "use strict";
+  var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+
+  function refresh(kind) {
+    document.querySelectorAll("[data-live-url]").forEach(function (el) {
+      var kinds = (el.getAttribute("data-live-kinds") || "").split(/\s+/);
+      if (kinds.indexOf(kind) < 0) return;
+      fetch(el.getAttribute("data-live-url"), { credentials: "same-origin", headers: { "X-Requested-With": "live" } })
+        .then(function (r) { return r.ok ? (el.hasAttribute("data-live-json") ? r.json() : r.text()) : null; })
+        .then(function (body) {
+          if (body === null) return;
+          if (el.hasAttribute("data-live-json")) el.textContent = body[el.getAttribute("data-live-json")];
+          else el.innerHTML = body;
+          tick();
+          document.dispatchEvent(new CustomEvent("live:refreshed", { detail: { kind: kind, id: el.id } }));
+        });
+    });
+    document.querySelectorAll("[data-live-reload]").forEach(function (el) {
+      if (el.getAttribute("data-live-reload").split(/\s+/).indexOf(kind) >= 0) location.reload();
+    });
+  }
+
+  function connect(path, delay) {
+    var socket = new WebSocket(scheme + location.host + path);
+    socket.onopen = function () { delay = 1000; document.documentElement.dataset.live = "on"; };
+    socket.onmessage = function (message) {
+      var event = JSON.parse(message.data);
+      refresh(event.kind);
+    };
+    socket.onclose = function (e) {
+      document.documentElement.dataset.live = "off";
+      if (e.code >= 4400 && e.code < 4500) return; // refused: do not hammer
+      setTimeout(function () {
+        connect(path, Math.min(delay * 2, 30000));
+        ["consultation", "message", "bell"].forEach(refresh); // catch up on what was missed
+      }, delay);
+    };
+  }
+
+  function fmt(seconds) {
+    var overdue = seconds < 0, m = Math.floor(Math.abs(seconds) / 60);
+    var h = Math.floor(m / 60), mm = String(m % 60).padStart(2, "0");
+    var t = window.interpolate || function (s, o) { return s.replace(/%\((\w+)\)s/g, function (_, k) { return o[k]; }); };
+    var g = window.gettext || function (s) { return s; };
+    return overdue ? t(g("overdue %(h)sh %(m)sm"), { h: h, m: mm }, true)
+                   : t(g("%(h)sh %(m)sm left"), { h: h, m: mm }, true);
+  }
+
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("time.sla[data-due]").forEach(function (el) {
+      var left = Math.floor((Date.parse(el.getAttribute("data-due")) - now) / 1000);
+      var text = fmt(left);
+      if (el.textContent.indexOf(text) !== 0) el.textContent = text;
+      el.classList.toggle("sla-risk", left < 0);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    connect("/ws/live/", 1000);
+    document.querySelectorAll("[data-ws-path]").forEach(function (el) {
+      connect(el.getAttribute("data-ws-path"), 1000);
+    });
+    tick();
+    setInterval(tick, 1000);
+  });
+})();
