@@ -3,6 +3,7 @@ one service to write, a redirect or a fragment back."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -172,7 +173,10 @@ def worklist_rows(user: User, params: Any) -> list[Consultation]:
         qs = qs.filter(status=params["status"])
     rows = _with_standing(list(_list_rows(qs)[:500]))
     # Paused cases keep their frozen time left; urgent ties first.
-    rows.sort(key=lambda c: (c.standing.left, c.priority != Priority.URGENT, c.pk))
+    far = dt.timedelta(days=365)
+    rows.sort(
+        key=lambda c: (c.standing.left if c.standing else far, c.priority != Priority.URGENT, c.pk)
+    )
     return rows
 
 

@@ -151,6 +151,9 @@ class ConsultationFactory(factory.django.DjangoModelFactory):
     clinical_history = "反复阵发性哭闹3天，果酱样大便1次。"
     question = "是否为肠套叠？有无病理性诱发点？"
     status = Status.DRAFT
+    submitted_at = factory.LazyAttribute(
+        lambda c: None if c.status == Status.DRAFT else timezone.now()
+    )
 
     @factory.post_generation
     def with_study(self, create, extracted, **kwargs):  # noqa: ANN001

@@ -1,0 +1,256 @@
+"""Consultation pages: each role's happy path, outsiders refused with a denied audit row,
+bad input with its message, constant query counts on the lists."""
+
+import pytest
+from django.urls import reverse
+
+from consult.models import AuditEvent, Consultation, Status
+from tests.factories import ConsultationFactory, StudyFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _denied(object_id):
+    return AuditEvent.objects.filter(
+        action="denied", object_type="consultation", object_id=str(object_id)
+    ).exists()
+
+
+def test_doctor_creates_a_draft_then_submits_it(login, county_doctor, child, on_call_specialist):
+    study = StudyFactory(patient=child)
+    client = login(county_doctor)
+    page = client.get(reverse("consultation-new"), {"patient": child.pk})
+    assert page.status_code == 200 and study.description in page.content.decode()
+    response = client.post(
+        reverse("consultation-new"),
+        {
+            "patient": child.pk,
+            "subspecialty": "abdominal",
+            "priority": "routine",
+            "clinical_history": "腹痛三天",
+            "question": "肠套叠？",
+            "studies": [study.pk],
+        },
+    )
+    case = Consultation.objects.get()
+    assert response.url == reverse("consultation-edit", args=[case.pk])
+    assert case.status == Status.DRAFT and list(case.studies.all()) == [study]
+    response = client.post(
+        reverse("consultation-edit", args=[case.pk]),
+        {
+            "subspecialty": "abdominal",
+            "priority": "routine",
+            "clinical_history": "腹痛三天",
+            "question": "肠套叠？",
+            "studies": [study.pk],
+            "submit": "1",
+        },
+    )
+    case.refresh_from_db()
+    assert case.status == Status.ASSIGNED and case.assigned_to == on_call_specialist
+
+
+def test_submitting_an_incomplete_draft_says_what_is_missing(login, draft):
+    client = login(draft.requested_by)
+    response = client.post(
+        reverse("consultation-edit", args=[draft.pk]),
+        {
+            "subspecialty": "abdominal",
+            "priority": "urgent",
+            "urgent_reason": "",
+            "clinical_history": "x",
+            "question": "",
+            "submit": "1",
+        },
+    )
+    text = response.content.decode()
+    assert response.status_code == 200
+    assert "the question for the specialist" in text and "urgent" in text
+    draft.refresh_from_db()
+    assert draft.status == Status.DRAFT
+
+
+def test_consultation_page_shows_the_case_and_audits_the_view(login, in_review):
+    client = login(in_review.assigned_to)
+    response = client.get(reverse("consultation-detail", args=[in_review.pk]))
+    text = response.content.decode()
+    study = in_review.studies.get()
+    assert in_review.question in text
+    assert f"/viewer/studies/{study.study_instance_uid}/" in text
+    assert 'name="findings"' in text, "the report editor sits beside the case"
+    assert AuditEvent.objects.filter(
+        action="view",
+        object_type="consultation",
+        object_id=str(in_review.pk),
+        user=in_review.assigned_to,
+    ).exists()
+
+
+def test_priors_of_the_child_are_offered(login, in_review):
+    prior = StudyFactory(patient=in_review.patient, description="胸片 2025")
+    client = login(in_review.assigned_to)
+    text = client.get(reverse("consultation-detail", args=[in_review.pk])).content.decode()
+    assert "胸片 2025" in text and prior.study_instance_uid in text
+
+
+@pytest.mark.parametrize("who", ["outsider", "second_specialist"])
+def test_outsiders_get_404_and_a_denied_row(login, request, assigned, who):
+    client = login(request.getfixturevalue(who))
+    response = client.get(reverse("consultation-detail", args=[assigned.pk]))
+    assert response.status_code == 404
+    assert _denied(assigned.pk)
+
+
+def test_outsider_cannot_act_either(login, assigned, outsider):
+    client = login(outsider)
+    response = client.post(reverse("consultation-cancel", args=[assigned.pk]), {"reason": "x"})
+    assert response.status_code == 404
+    assigned.refresh_from_db()
+    assert assigned.status == Status.ASSIGNED and _denied(assigned.pk)
+
+
+def test_specialist_sees_cases_assigned_before_and_the_queue(login, specialist, coordinator):
+    queued = ConsultationFactory(status=Status.SUBMITTED, subspecialty="abdominal")
+    other_queue = ConsultationFactory(status=Status.SUBMITTED, subspecialty="cardiac")
+    client = login(specialist)
+    assert client.get(reverse("consultation-detail", args=[queued.pk])).status_code == 200
+    assert client.get(reverse("consultation-detail", args=[other_queue.pk])).status_code == 404
+
+
+def test_worklist_accept_moves_to_in_review(login, assigned):
+    client = login(assigned.assigned_to)
+    text = client.get(reverse("worklist")).content.decode()
+    assert f"#{assigned.pk}" in text
+    client.post(reverse("consultation-accept", args=[assigned.pk]))
+    assigned.refresh_from_db()
+    assert assigned.status == Status.IN_REVIEW
+
+
+def test_accepting_someone_elses_case_is_refused_with_a_message(
+    login, assigned, second_specialist, coordinator
+):
+    from consult.workflow import consultation_reassign
+
+    consultation_reassign(
+        consultation=assigned, user=coordinator, specialist=second_specialist, reason="休假"
+    )
+    client = login(assigned.assigned_to.__class__.objects.get(username="specialist"))
+    response = client.post(reverse("consultation-accept", args=[assigned.pk]), follow=True)
+    assert "assigned to another specialist" in response.content.decode()
+
+
+def test_worklist_query_count_is_constant(login, specialist, django_assert_max_num_queries):
+    for _ in range(3):
+        ConsultationFactory(status=Status.ASSIGNED, assigned_to=specialist)
+    client = login(specialist)
+    with django_assert_max_num_queries(12) as few:
+        client.get(reverse("worklist"))
+    for _ in range(10):
+        ConsultationFactory(status=Status.ASSIGNED, assigned_to=specialist)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get(reverse("worklist"))
+    assert response.content.decode().count("data-case=") == 13
+
+
+def test_dashboard_query_count_is_constant(
+    login, coordinator, specialist, django_assert_max_num_queries
+):
+    ConsultationFactory(status=Status.ASSIGNED, assigned_to=specialist, sla_stage=2)
+    client = login(coordinator)
+    with django_assert_max_num_queries(20) as few:
+        client.get(reverse("coordinator-dashboard"))
+    for _ in range(10):
+        ConsultationFactory(status=Status.ASSIGNED, assigned_to=specialist, sla_stage=2)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get(reverse("coordinator-dashboard"))
+    assert response.status_code == 200
+
+
+def test_referring_list_by_state_highlights_answers(
+    login, county_doctor, child, django_assert_max_num_queries
+):
+    ConsultationFactory(patient=child, hospital=child.home_hospital, status=Status.REPORTED)
+    client = login(county_doctor)
+    with django_assert_max_num_queries(12) as few:
+        text = client.get(reverse("consultation-list")).content.decode()
+    assert "Answer ready" in text or "答复已到" in text
+    for _ in range(8):
+        ConsultationFactory(patient=child, hospital=child.home_hospital, status=Status.ASSIGNED)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        client.get(reverse("consultation-list"))
+
+
+def test_coordinator_reassign_needs_a_reason(login, assigned, coordinator, second_specialist):
+    client = login(coordinator)
+    url = reverse("consultation-reassign", args=[assigned.pk])
+    response = client.post(url, {"specialist": second_specialist.pk, "reason": ""}, follow=True)
+    assert "reason" in response.content.decode().lower() or "原因" in response.content.decode()
+    client.post(url, {"specialist": second_specialist.pk, "reason": "负荷均衡"})
+    assigned.refresh_from_db()
+    assert assigned.assigned_to == second_specialist
+    assert assigned.events.filter(kind="assigned", reason="负荷均衡").exists()
+
+
+def test_thread_message_with_attachment_and_read_receipt(login, in_review, county_doctor):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client = login(county_doctor)
+    upload = SimpleUploadedFile("化验单.pdf", b"%PDF-1.4 test", content_type="application/pdf")
+    client.post(
+        reverse("consultation-message", args=[in_review.pk]),
+        {"body": "附化验单", "attachments": [upload]},
+    )
+    message = in_review.messages.get()
+    assert message.attachments.get().name == "化验单.pdf"
+    specialist_client = login(in_review.assigned_to)
+    specialist_client.get(reverse("consultation-detail", args=[in_review.pk]))
+    assert message.receipts.filter(user=in_review.assigned_to).exists()
+    doctor_view = login(county_doctor).get(reverse("consultation-thread", args=[in_review.pk]))
+    assert str(in_review.assigned_to) in doctor_view.content.decode()
+
+
+def test_empty_message_is_refused(login, in_review, county_doctor):
+    response = login(county_doctor).post(
+        reverse("consultation-message", args=[in_review.pk]), {"body": " "}, follow=True
+    )
+    assert "Write a message" in response.content.decode() or "请填写" in response.content.decode()
+
+
+def test_admin_edits_the_sla_policy(login, alliance_admin, assigned):
+    client = login(alliance_admin)
+    assert client.get(reverse("sla-policy")).status_code == 200
+    client.post(
+        reverse("sla-policy"),
+        {
+            "priority": "routine",
+            "routine-target_seconds": 7200,
+            "routine-breach_seconds": 3600,
+            "routine-remind_percent": 50,
+            "routine-repeat_seconds": 3600,
+        },
+    )
+    from consult.models import SlaPolicy
+
+    assert SlaPolicy.objects.get(priority="routine").target_seconds == 4 * 3600, "refused"
+    client.post(
+        reverse("sla-policy"),
+        {
+            "priority": "routine",
+            "routine-target_seconds": 7200,
+            "routine-breach_seconds": 10800,
+            "routine-remind_percent": 50,
+            "routine-repeat_seconds": 3600,
+        },
+    )
+    assert SlaPolicy.objects.get(priority="routine").target_seconds == 7200
+
+
+def test_only_the_admin_edits_the_policy(login, coordinator):
+    assert login(coordinator).get(reverse("sla-policy")).status_code == 404
+
+
+def test_bell_counts_unread(login, assigned):
+    client = login(assigned.assigned_to)
+    assert client.get(reverse("notification-count")).json() == {"unread": 1}
+    client.post(reverse("notification-list"))
+    assert client.get(reverse("notification-count")).json() == {"unread": 0}
