@@ -196,7 +196,10 @@ CELERY_TIMEZONE = TIME_ZONE
 SLA_SWEEP_SECONDS = float(env("SLA_SWEEP_SECONDS", "60"))
 CELERY_BEAT_SCHEDULE: dict = {
     "sla-sweep": {"task": "consult.sla_sweep", "schedule": SLA_SWEEP_SECONDS},
-    "resend-notifications": {"task": "consult.resend_notifications", "schedule": 60.0},
+    "resend-notifications": {
+        "task": "consult.resend_notifications",
+        "schedule": float(env("NOTIFICATION_SWEEP_SECONDS", "60")),
+    },
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
