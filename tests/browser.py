@@ -79,3 +79,21 @@ def browser_login(page, live_server, user, password: str) -> None:  # noqa: ANN0
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
+
+
+@pytest.fixture
+def asgi_server(transactional_db, tmp_path_factory) -> Iterator:  # noqa: ANN001
+    """uvicorn serving `pedslink.asgi:application` (pages *and* websockets) against the test
+    database. pytest-django's live_server is WSGI only; use this where pages go live.
+    Has `.url` like live_server, so `browser_login(page, asgi_server, ...)` works."""
+    from types import SimpleNamespace
+
+    from tests.processes import free_port, port_open, subprocess_env, uvicorn_server, wait_for
+
+    port = free_port()
+    server = uvicorn_server(port, subprocess_env(), tmp_path_factory.mktemp("asgi")).start()
+    try:
+        wait_for(lambda: port_open(port), 30, message="uvicorn\n" + server.output())
+        yield SimpleNamespace(url=f"http://127.0.0.1:{port}", process=server)
+    finally:
+        server.kill()
