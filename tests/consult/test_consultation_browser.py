@@ -59,11 +59,11 @@ def test_township_doctor_to_signed_report(
     assert case.status == Status.INFO_REQUESTED
 
     # The doctor's open page shows the question live, then the doctor answers.
-    doctor.wait_for_selector("text=请补充：腹部包块位置")
+    doctor.wait_for_selector("#thread >> text=请补充：腹部包块位置")
     doctor.reload()
     doctor.fill("form.message-form textarea", "右上腹腊肠样包块，无发热。")
     doctor.click("form.message-form button")
-    reader.wait_for_selector("text=右上腹腊肠样包块")
+    reader.wait_for_selector("#thread >> text=右上腹腊肠样包块")
     case.refresh_from_db()
     assert case.status == Status.IN_REVIEW
 
