@@ -6,7 +6,9 @@ pages listening on the group receive `{"kind": kind, ...data}`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import threading
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -31,12 +33,31 @@ def object_group(object_type: str, object_id: int | str) -> str:
     return f"{object_type}.{object_id}"
 
 
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def _send(group: str, event: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    try:
+
+    def send() -> None:
         async_to_sync(layer.group_send)(group, {"type": "push", "event": event})
+
+    try:
+        if _loop_running():
+            # Called from a thread that runs an event loop (a test driving Playwright):
+            # async_to_sync refuses that thread, so send from a helper thread.
+            helper = threading.Thread(target=send)
+            helper.start()
+            helper.join()
+        else:
+            send()
     except Exception:
         # A push is a hint to refresh; the page also polls on reconnect. Never fail a write.
         logger.warning("websocket push to %s failed", group, exc_info=True)

@@ -66,6 +66,7 @@
     document.querySelectorAll("[data-ws-path]").forEach(function (el) {
       connect(el.getAttribute("data-ws-path"), 1000);
     });
+    refresh("bell");
     tick();
     setInterval(tick, 1000);
   });

@@ -1,5 +1,8 @@
 """Websockets through the real ASGI application and the Redis channel layer."""
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing.websocket import WebsocketCommunicator
@@ -12,8 +15,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def run(coroutine_function):
-    """Run an async scenario from a plain test (no asyncio plugin needed)."""
-    return async_to_sync(coroutine_function)()
+    """Run an async scenario from a plain test (no asyncio plugin needed), in a helper thread
+    when this one already runs an event loop (after a Playwright test)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return async_to_sync(coroutine_function)()
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(async_to_sync(coroutine_function)).result()
 
 
 def _cookie(user):
