@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -33,34 +33,40 @@ def object_group(object_type: str, object_id: int | str) -> str:
     return f"{object_type}.{object_id}"
 
 
-def _loop_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_pid = 0
+_loop_lock = threading.Lock()
 
 
-def _send(group: str, event: dict[str, Any]) -> None:
+def _push_loop() -> asyncio.AbstractEventLoop:
+    """One event loop per process, in a daemon thread, for every push from sync code.
+
+    Reusing the loop keeps the channel layer's Redis connections open (async_to_sync would
+    make a loop, and a connection, per push) and works from threads that run their own loop.
+    """
+    global _loop, _loop_pid
+    with _loop_lock:
+        if _loop is None or _loop_pid != os.getpid():  # a forked worker needs its own
+            _loop = asyncio.new_event_loop()
+            _loop_pid = os.getpid()
+            threading.Thread(target=_loop.run_forever, name="websocket-push", daemon=True).start()
+        return _loop
+
+
+def _send(groups: list[str], event: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
 
-    def send() -> None:
-        async_to_sync(layer.group_send)(group, {"type": "push", "event": event})
+    async def send_all() -> None:
+        for group in groups:
+            await layer.group_send(group, {"type": "push", "event": event})
 
     try:
-        if _loop_running():
-            # Called from a thread that runs an event loop (a test driving Playwright):
-            # async_to_sync refuses that thread, so send from a helper thread.
-            helper = threading.Thread(target=send)
-            helper.start()
-            helper.join()
-        else:
-            send()
+        asyncio.run_coroutine_threadsafe(send_all(), _push_loop()).result(timeout=5)
     except Exception:
-        # A push is a hint to refresh; the page also polls on reconnect. Never fail a write.
-        logger.warning("websocket push to %s failed", group, exc_info=True)
+        # A push is a hint to refresh; pages also refetch on reconnect. Never fail a write.
+        logger.warning("websocket push to %s failed", ", ".join(groups), exc_info=True)
 
 
 def push_after_commit(groups: str | list[str], kind: str, **data: Any) -> None:
@@ -68,8 +74,4 @@ def push_after_commit(groups: str | list[str], kind: str, **data: Any) -> None:
     names = [groups] if isinstance(groups, str) else list(dict.fromkeys(groups))
     event = {"kind": kind, **data}
 
-    def send() -> None:
-        for name in names:
-            _send(name, event)
-
-    transaction.on_commit(send)
+    transaction.on_commit(lambda: _send(names, event))

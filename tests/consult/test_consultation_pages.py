@@ -256,9 +256,11 @@ def test_bell_counts_unread(login, assigned):
     assert client.get(reverse("notification-count")).json() == {"unread": 0}
 
 
-def test_home_pages_carry_the_live_consultation_block(login, assigned, coordinator,
-                                                      county_doctor):
-    for user, expected in ((assigned.assigned_to, "worklist-table"),
-                           (coordinator, "dash-counts"), (county_doctor, "by-state")):
+def test_home_pages_carry_the_live_consultation_block(login, assigned, coordinator, county_doctor):
+    for user, expected in (
+        (assigned.assigned_to, "worklist-table"),
+        (coordinator, "dash-counts"),
+        (county_doctor, "by-state"),
+    ):
         text = login(user).get(reverse("home")).content.decode()
         assert 'id="home-live"' in text and expected in text, user.role
