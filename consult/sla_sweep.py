@@ -41,41 +41,48 @@ EVENT_KIND = {
 
 
 def sla_sweep(*, limit: int = 1000) -> int:
-    """Take every due step, one row at a time. Returns how many steps were taken."""
+    """Take every due step, one row at a time. Returns how many rows were handled."""
     policies = sla_policies()
     taken = 0
     while taken < limit:
-        with transaction.atomic():
-            case = (
-                Consultation.objects.select_for_update(skip_locked=True, of=("self",))
-                .filter(next_deadline__lte=now(), status__in=OPEN_STATUSES)
-                .order_by("next_deadline")
-                .first()
-            )
+        case = None
+        try:
+            with transaction.atomic():
+                case = (
+                    Consultation.objects.select_for_update(skip_locked=True, of=("self",))
+                    .select_related("assigned_to")
+                    .filter(next_deadline__lte=now(), status__in=OPEN_STATUSES)
+                    .order_by("next_deadline")
+                    .first()
+                )
+                if case is None:
+                    break
+                sla_step(consultation=case, policies=policies)
+        except Exception:
             if case is None:
-                break
-            try:
-                with transaction.atomic():
-                    sla_step(consultation=case, policies=policies)
-            except Exception:
-                logger.exception("SLA step failed for consultation %s; retrying later", case.pk)
-                Consultation.objects.filter(pk=case.pk).update(next_deadline=now() + RETRY_AFTER)
+                raise
+            logger.exception("SLA step failed for consultation %s; retrying later", case.pk)
+            Consultation.objects.filter(pk=case.pk).update(next_deadline=now() + RETRY_AFTER)
         taken += 1
     return taken
 
 
 def sla_step(*, consultation: Consultation, policies: dict[str, sla.Policy]) -> bool:
-    """Take the ladder step the case is due for. Returns False if nothing was due."""
+    """Take the ladder step the case is due for. Returns False if nothing was due.
+
+    Runs inside the sweep's transaction, with the row locked.
+    """
     policy = policies[consultation.priority]
     stage = consultation.sla_stage
-    due = sla.next_deadline(policy, sla_clock(consultation), stage)
+    clock = sla_clock(consultation)
+    due = sla.next_deadline(policy, clock, stage)
     at = now()
     if due is None or due > at:
         # The policy changed or the clock paused since the deadline was stored.
         Consultation.objects.filter(pk=consultation.pk).update(next_deadline=due)
         return False
     step = sla.step_for(stage)
-    changes = {"sla_stage": stage + 1}
+    changes = {"sla_stage": stage + 1, "next_deadline": sla.next_deadline(policy, clock, stage + 1)}
     if step == sla.Step.BREACH:
         changes["breached_at"] = at
     if not Consultation.objects.filter(pk=consultation.pk, sla_stage=stage).update(**changes):
@@ -91,11 +98,8 @@ def sla_step(*, consultation: Consultation, policies: dict[str, sla.Policy]) -> 
         to_status=consultation.status,
     )
     with alliance_language():
+        # A reassignment goes through consultation_transition, which stores its own deadline.
         _act(consultation, step, due)
-    consultation.refresh_from_db()
-    Consultation.objects.filter(pk=consultation.pk).update(
-        next_deadline=sla_deadline(consultation, policy)
-    )
     return True
 
 

@@ -571,7 +571,7 @@ class Migration(migrations.Migration):
                             django.core.validators.MinValueValidator(1),
                             django.core.validators.MaxValueValidator(99),
                         ],
-                        verbose_name="remind the specialist at (% of target)",
+                        verbose_name="remind the specialist at (percent of target)",
                     ),
                 ),
                 (

@@ -22,7 +22,7 @@ class SlaPolicy(models.Model):
         _("breach (seconds from submission)"), validators=[MinValueValidator(1)]
     )
     remind_percent = models.PositiveSmallIntegerField(
-        _("remind the specialist at (% of target)"),
+        _("remind the specialist at (percent of target)"),
         default=50,
         validators=[MinValueValidator(1), MaxValueValidator(99)],
     )

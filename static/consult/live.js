@@ -4,6 +4,11 @@
 // (or, with data-live-json, one JSON field). Time-left labels tick every second here.
 (function () {
   "use strict";
+  // The Django JavaScript catalog (jsi18n) defines gettext/interpolate; fall back to English.
+  var gettext = window.gettext || function (s) { return s; };
+  var interpolate = window.interpolate || function (s, o) {
+    return s.replace(/%\((\w+)\)s/g, function (_, k) { return o[k]; });
+  };
   var scheme = location.protocol === "https:" ? "wss://" : "ws://";
 
   function refresh(kind) {
@@ -45,10 +50,8 @@
   function fmt(seconds) {
     var overdue = seconds < 0, m = Math.floor(Math.abs(seconds) / 60);
     var h = Math.floor(m / 60), mm = String(m % 60).padStart(2, "0");
-    var t = window.interpolate || function (s, o) { return s.replace(/%\((\w+)\)s/g, function (_, k) { return o[k]; }); };
-    var g = window.gettext || function (s) { return s; };
-    return overdue ? t(g("overdue %(h)sh %(m)sm"), { h: h, m: mm }, true)
-                   : t(g("%(h)sh %(m)sm left"), { h: h, m: mm }, true);
+    return overdue ? interpolate(gettext("overdue %(h)sh %(m)sm"), { h: h, m: mm }, true)
+                   : interpolate(gettext("%(h)sh %(m)sm left"), { h: h, m: mm }, true);
   }
 
   function tick() {
