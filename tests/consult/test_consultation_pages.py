@@ -7,7 +7,7 @@ from django.urls import reverse
 from consult.models import AuditEvent, Consultation, Status
 from tests.factories import ConsultationFactory, StudyFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 
 def _denied(object_id):
@@ -264,3 +264,10 @@ def test_home_pages_carry_the_live_consultation_block(login, assigned, coordinat
     ):
         text = login(user).get(reverse("home")).content.decode()
         assert 'id="home-live"' in text and expected in text, user.role
+
+
+def test_pages_speak_chinese_by_default(client, assigned, settings):
+    settings.LANGUAGE_CODE = "zh-hans"
+    client.force_login(assigned.assigned_to)
+    text = client.get(reverse("worklist"), HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert "工作列表" in text and "剩余" in text and "接诊" in text

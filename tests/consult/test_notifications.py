@@ -18,7 +18,7 @@ from consult.notify import (
 )
 from consult.sms import read_sms_file_outbox
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import io
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 from pypdf import PdfReader
 
 from consult.models import Report, Status
@@ -13,7 +14,7 @@ from consult.reporting import StaleReportError, report_amend, report_save, repor
 from consult.workflow import ConsultationError
 from tests.factories import PASSWORD
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 GI = {
     "intussusception": "yes",
@@ -110,7 +111,9 @@ def test_report_pdf_renders_chinese_and_the_facts(in_review):
     specialist = in_review.assigned_to
     _write(in_review, specialist)
     report = report_sign(consultation=in_review, user=specialist, password=PASSWORD)
-    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(report_pdf(report))).pages)
+    with translation.override("zh-hans"):
+        pdf = report_pdf(report)
+    text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
     compact = text.replace(" ", "").replace("\n", "")
     for expected in (
         "李小明",

@@ -11,7 +11,7 @@ from consult.routing import route_pick
 from consult.workflow import consultation_submit
 from tests.factories import ConsultationFactory, UserFactory, on_call
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 
 def _specialist(name, *codes):

@@ -10,7 +10,7 @@ from consult.models import Consultation, ConsultationEvent, Notification, SlaPol
 from consult.sla_sweep import sla_policy_update, sla_sweep
 from consult.workflow import consultation_request_info, message_post
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 K = ConsultationEvent.Kind
 SLA_KINDS = [K.SLA_REMIND, K.SLA_WARN, K.SLA_BREACH, K.SLA_REASSIGN]
 

@@ -16,7 +16,7 @@ from consult.workflow import (
 )
 from tests.factories import ConsultationFactory, StudyFactory
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 PAIRS = list(itertools.product(Status.values, Status.values))
 
