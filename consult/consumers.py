@@ -67,6 +67,8 @@ class UserLiveConsumer(LiveConsumer):
             groups.append(COORDINATORS)
         elif user.role == Role.REFERRING_DOCTOR and user.hospital_id:
             groups.append(object_group("hospital", user.hospital_id))
+        if user.department_id:  # the receiving department's referral worklist (issue 6)
+            groups.append(object_group("department", user.department_id))
         return groups
 
 

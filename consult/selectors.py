@@ -29,8 +29,8 @@ def patients_visible_to(user: Any) -> QuerySet[Patient]:
     """Children a user may see.
 
     Referring doctors: children registered at, or with an MRN at, their hospital.
-    Alliance admins: all. Specialists and coordinators: what a consultation or
-    referral shares with them (added by those workflows' access rules).
+    Alliance admins: all. Specialists and coordinators: what a consultation shares with
+    them. Receiving departments and coordinators: children of referrals shared with them.
     """
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return Patient.objects.none()
@@ -45,6 +45,11 @@ def patients_visible_to(user: Any) -> QuerySet[Patient]:
         )
     if user.role in (Role.SPECIALIST, Role.COORDINATOR):
         rule |= Q(pk__in=consultations_visible_to(user).values("patient_id"))
+    # Green-channel referrals (issue 6): the receiving department sees the child while the
+    # referral is open and 30 days after; coordinators see every referred child.
+    from referrals.selectors import referrals_sharing_with
+
+    rule |= Q(pk__in=referrals_sharing_with(user).values("patient_id"))
     return Patient.objects.filter(rule)
 
 

@@ -3,8 +3,10 @@
 from django.urls import path
 
 from consult import consumers
+from referrals.consumers import ReferralConsumer
 
 websocket_urlpatterns: list = [
     path("ws/live/", consumers.UserLiveConsumer.as_asgi()),
     path("ws/consultations/<int:pk>/", consumers.ConsultationConsumer.as_asgi()),
+    path("ws/referrals/<int:pk>/", ReferralConsumer.as_asgi()),
 ]

@@ -199,6 +199,10 @@ CELERY_TIMEZONE = TIME_ZONE
 SLA_SWEEP_SECONDS = float(env("SLA_SWEEP_SECONDS", "60"))
 CELERY_BEAT_SCHEDULE: dict = {
     "sla-sweep": {"task": "consult.sla_sweep", "schedule": SLA_SWEEP_SECONDS},
+    "referral-deadline-sweep": {
+        "task": "referrals.deadline_sweep",
+        "schedule": float(env("REFERRAL_SWEEP_SECONDS", "60")),
+    },
     "resend-notifications": {
         "task": "consult.resend_notifications",
         "schedule": float(env("NOTIFICATION_SWEEP_SECONDS", "60")),

@@ -12,6 +12,7 @@ urlpatterns = [
     path("django-admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/referrals/", include("referrals.api_urls")),
     path("api/", include("consult.api_urls")),
     path("referrals/", include("referrals.urls")),
     path("", include("viewer.urls")),

@@ -25,6 +25,15 @@ def studies_visible_to(user: Any) -> QuerySet[Study]:
     )
     if user.role == Role.REFERRING_DOCTOR and user.hospital_id:
         rule |= Q(hospital_id=user.hospital_id)
+    # Studies attached to a referral, for the receiving department while it is shared.
+    from referrals.models import Referral
+    from referrals.selectors import referrals_sharing_with
+
+    rule |= Q(
+        pk__in=Referral.studies.through.objects.filter(
+            referral__in=referrals_sharing_with(user)
+        ).values("study_id")
+    )
     return Study.objects.filter(rule)
 
 

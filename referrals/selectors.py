@@ -1,0 +1,107 @@
+"""Reads of referrals with the access rule built in, and the statistics helpers.
+
+Referring hospital: its own referrals (source hospital). Receiving department: the
+referrals addressed to it (its members, its head). Coordinators and alliance admins: all.
+Everyone else: none (views answer 404 and write a denied audit row).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from typing import Any
+
+from django.db.models import Count, F, Q, QuerySet
+from django.utils.timezone import now
+
+from consult.models import Role
+from referrals.models import OPEN_STATUSES, Referral, ReferralEvent, Status
+
+# The receiving department keeps reading the child's report and studies this long after
+# the referral closes (completed or cancelled).
+SHARE_AFTER_CLOSE = dt.timedelta(days=30)
+
+
+def _active(user: Any) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and user.is_active)
+
+
+def _department_rule(user: Any) -> Q:
+    rule = Q(receiving_department__head=user)
+    if user.department_id:
+        rule |= Q(receiving_department_id=user.department_id)
+    return rule
+
+
+def referrals_visible_to(user: Any) -> QuerySet[Referral]:
+    """Referrals a user may open."""
+    if not _active(user):
+        return Referral.objects.none()
+    if user.role in (Role.COORDINATOR, Role.ADMIN):
+        return Referral.objects.all()
+    rule = _department_rule(user)
+    if user.role == Role.REFERRING_DOCTOR and user.hospital_id:
+        rule |= Q(source_hospital_id=user.hospital_id)
+    return Referral.objects.filter(rule)
+
+
+def referrals_sharing_with(user: Any, at: dt.datetime | None = None) -> QuerySet[Referral]:
+    """Referrals through which the receiving side may read the child's data: addressed to the
+    user's department, open or closed less than 30 days ago. Coordinators: every such one."""
+    if not _active(user):
+        return Referral.objects.none()
+    window = Q(status__in=OPEN_STATUSES) | Q(closed_at__gte=(at or now()) - SHARE_AFTER_CLOSE)
+    if user.role == Role.COORDINATOR:
+        return Referral.objects.filter(window)
+    return Referral.objects.filter(window & _department_rule(user))
+
+
+def department_worklist(user: Any) -> QuerySet[Referral]:
+    """The receiving department's incoming referrals that still need something from it."""
+    if not _active(user):
+        return Referral.objects.none()
+    return (
+        Referral.objects.filter(_department_rule(user))
+        .filter(status__in=[s for s in OPEN_STATUSES if s != Status.DECLINED])
+        .order_by(F("due_at").asc(nulls_last=True), "scheduled_for", "requested_at")
+    )
+
+
+def acts_for_any_department(user: Any) -> bool:
+    return _active(user) and (
+        bool(user.department_id) or user.headed_departments.filter(accepts_referrals=True).exists()
+    )
+
+
+# --- statistics ---------------------------------------------------------------------------
+
+
+def _median_hours(spans: list[dt.timedelta]) -> float | None:
+    if not spans:
+        return None
+    return round(statistics.median(s.total_seconds() for s in spans) / 3600, 2)
+
+
+def referral_time_to_acceptance(referrals: QuerySet[Referral]) -> dict[str, Any]:
+    """Hours from the request to acceptance: count and median."""
+    rows = referrals.filter(accepted_at__isnull=False).values_list("requested_at", "accepted_at")
+    spans = [accepted - requested for requested, accepted in rows]
+    return {"count": len(spans), "median_hours": _median_hours(spans)}
+
+
+def referral_time_to_arrival(referrals: QuerySet[Referral]) -> dict[str, Any]:
+    """Hours from the request to the child's arrival: count and median."""
+    rows = referrals.filter(arrived_at__isnull=False).values_list("requested_at", "arrived_at")
+    spans = [arrived - requested for requested, arrived in rows]
+    return {"count": len(spans), "median_hours": _median_hours(spans)}
+
+
+def referral_declines_by_reason(referrals: QuerySet[Referral]) -> dict[str, int]:
+    """How many times departments declined, per reason (a referral may be declined twice)."""
+    rows = (
+        ReferralEvent.objects.filter(referral__in=referrals, to_status=Status.DECLINED)
+        .values("decline_reason")
+        .annotate(n=Count("id"))
+        .order_by("decline_reason")
+    )
+    return {row["decline_reason"]: row["n"] for row in rows}
