@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.urls import reverse
 from django.utils.timezone import localtime, now
 from django.utils.translation import gettext as _
@@ -157,9 +157,8 @@ def referral_transition(
     previous_department = referral.receiving_department
     fields: dict[str, Any] = {"status": to, "updated_at": at, **(changes or {})}
     if to in DEADLINE_STATUSES and old != to:
-        fields.update(
-            phase_started_at=at, deadline_stage=0, deadline_round=referral.deadline_round + 1
-        )
+        # F(): an in-memory copy may be stale, and a round number must never be reused.
+        fields.update(phase_started_at=at, deadline_stage=0, deadline_round=F("deadline_round") + 1)
     stamps = {
         Status.ACCEPTED: "accepted_at",
         Status.SCHEDULED: "scheduled_at",
@@ -174,6 +173,7 @@ def referral_transition(
             raise ReferralError(_moved_meanwhile(referral, to))
         for field, value in fields.items():
             setattr(referral, field, value)
+        referral.refresh_from_db(fields=["deadline_round"])
         timing = deadline_fields(referral, referral_policies()[referral.urgency])
         Referral.objects.filter(pk=referral.pk).update(**timing)
         for field, value in timing.items():

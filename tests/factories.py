@@ -169,3 +169,30 @@ def on_call(specialist, subspecialty, hours: int = 12):  # noqa: ANN001, ANN201
         start=timezone.now() - dt.timedelta(hours=1),
         end=timezone.now() + dt.timedelta(hours=hours),
     )
+
+
+# --- green-channel referrals (issue 6) ------------------------------------------------------
+
+from referrals.models import Referral, Urgency  # noqa: E402
+
+
+class ReferralFactory(factory.django.DjangoModelFactory):
+    """A requested referral of a county child to a surgery department that accepts referrals
+    (written directly; tests of the workflow go through referrals.services)."""
+
+    class Meta:
+        model = Referral
+
+    patient = factory.SubFactory(PatientFactory)
+    source_hospital = factory.LazyAttribute(lambda r: r.patient.home_hospital)
+    source_doctor = factory.SubFactory(
+        UserFactory, hospital=factory.SelfAttribute("..source_hospital")
+    )
+    requested_by = factory.SelfAttribute("source_doctor")
+    receiving_department = factory.SubFactory(DepartmentFactory, accepts_referrals=True)
+    receiving_hospital = factory.SelfAttribute("receiving_department.hospital")
+    urgency = Urgency.URGENT
+    reason = "肠套叠反复发作，疑病理性诱发点，需手术评估。"
+    requested_at = factory.LazyFunction(timezone.now)
+    phase_started_at = factory.SelfAttribute("requested_at")
+    deadline_round = 1
