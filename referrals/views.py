@@ -164,7 +164,12 @@ def referral_new(request: HttpRequest) -> HttpResponse:
         )
     initial = {"urgency": report.transfer_urgency} if report and report.transfer_urgency else {}
     form = forms.ReferralRequestForm(request.POST or None, initial=initial)
-    form.fields["department"].queryset = forms.receiving_departments()
+    # Offer the departments that take referrals; validate against all, so that a stale
+    # choice (the department stopped accepting meanwhile) gets the service's clear refusal.
+    field = form.fields["department"]
+    field.choices = [("", "---------")] + [
+        (d.pk, field.label_from_instance(d)) for d in forms.receiving_departments()
+    ]
     if request.method == "POST" and form.is_valid():
         try:
             referral = referral_create(
