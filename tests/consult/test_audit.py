@@ -3,6 +3,7 @@ import datetime as dt
 import pytest
 from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from consult.audit import audit_record
 from consult.models import AppendOnlyError, AuditEvent
@@ -57,7 +58,7 @@ def test_admin_searches_the_trail_by_child_user_hospital_and_date(
     assert "赵小宝" in by_user and "county_doc" not in by_user
     by_hospital = client.get(url, {"hospital": county_hospital.pk}).content.decode()
     assert "county_doc" in by_hospital and "outsider" not in by_hospital
-    tomorrow = (dt.date.today() + dt.timedelta(days=2)).isoformat()
+    tomorrow = (timezone.localdate() + dt.timedelta(days=2)).isoformat()
     client.cookies["django_language"] = "en"
     assert "No audit event matches" in client.get(url, {"date_from": tomorrow}).content.decode()
 
