@@ -26,6 +26,10 @@ def test_compose_config_validates():
         pytest.skip("docker-compose is not installed")
     result = subprocess.run(
         [compose, "-f", str(COMPOSE), "config", "-q"],
-        env=os.environ | ENV, capture_output=True, text=True, check=False, timeout=60,
+        env=os.environ | ENV,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
