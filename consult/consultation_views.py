@@ -17,6 +17,7 @@ from django.utils.timezone import now
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from consult import sla
 from consult.audit import Action, audit_record
 from consult.consultation_forms import ConsultationForm, ReassignForm, SlaPolicyForm
 from consult.models import (
@@ -188,12 +189,19 @@ def worklist_rows(user: User, params: Any) -> list[Consultation]:
         qs = qs.filter(subspecialty=params["subspecialty"])
     if params.get("status") in Status.values:
         qs = qs.filter(status=params["status"])
-    candidates = _with_standing([Consultation(**row) for row in qs.values(*STANDING_FIELDS)])
-    far = dt.timedelta(days=365)
-    candidates.sort(
-        key=lambda c: (c.standing.left if c.standing else far, c.priority != Priority.URGENT, c.pk)
-    )
-    first = [c.pk for c in candidates[:WORKLIST_ROWS]]
+    policies, at, far = sla_policies(), now(), dt.timedelta(days=365)
+
+    def sort_key(row: dict[str, Any]) -> tuple:
+        left = far
+        if row["submitted_at"] is not None:
+            clock = sla.Clock(
+                row["submitted_at"], row["sla_paused_seconds"], row["sla_paused_since"]
+            )
+            left = sla.standing(policies[row["priority"]], clock, at).left
+        return (left, row["priority"] != Priority.URGENT, row["pk"])
+
+    candidates = sorted(qs.values(*STANDING_FIELDS), key=sort_key)
+    first = [row["pk"] for row in candidates[:WORKLIST_ROWS]]
     rows = {c.pk: c for c in _list_rows(Consultation.objects.filter(pk__in=first))}
     ordered = _with_standing([rows[pk] for pk in first if pk in rows])
     return ordered

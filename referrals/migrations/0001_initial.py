@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("consult", "0004_default_sla_policies"),
+        ("consult", "0005_default_sla_policies"),
         ("viewer", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -271,3 +271,27 @@ def test_pages_speak_chinese_by_default(client, assigned, settings):
     client.force_login(assigned.assigned_to)
     text = client.get(reverse("worklist"), HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
     assert "工作列表" in text and "剩余" in text and "接诊" in text
+
+
+def test_worklist_is_ordered_by_time_left_and_paused_time_is_frozen(login, specialist):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    ago = lambda minutes: timezone.now() - dt.timedelta(minutes=minutes)  # noqa: E731
+    fresh = ConsultationFactory(
+        status=Status.ASSIGNED, assigned_to=specialist, submitted_at=ago(30)
+    )
+    late = ConsultationFactory(
+        status=Status.ASSIGNED, assigned_to=specialist, submitted_at=ago(180)
+    )
+    paused = ConsultationFactory(
+        status=Status.INFO_REQUESTED,
+        assigned_to=specialist,
+        submitted_at=ago(300),
+        sla_paused_since=ago(290),
+    )
+    text = login(specialist).get(reverse("worklist")).content.decode()
+    order = sorted((text.index(f'data-case="{c.pk}"'), c) for c in (fresh, late, paused))
+    # late: 1 h left; fresh: 3 h 30 left; paused after 10 min of work: 3 h 50 left.
+    assert [c for _i, c in order] == [late, fresh, paused]
