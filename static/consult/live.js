@@ -1,5 +1,5 @@
 // Live pages over one websocket per page (Channels). The server pushes small events
-// ({kind: "consultation" | "message" | "receipt" | "report" | "bell", ...}) after commit;
+// ({kind: "consultation" | "message" | "receipt" | "report" | "bell" | "referral", ...}) after commit;
 // every element with data-live-url and a matching data-live-kinds refetches its HTML
 // (or, with data-live-json, one JSON field). Time-left labels tick every second here.
 (function () {
@@ -42,7 +42,7 @@
       if (e.code >= 4400 && e.code < 4500) return; // refused: do not hammer
       setTimeout(function () {
         connect(path, Math.min(delay * 2, 30000));
-        ["consultation", "message", "bell"].forEach(refresh); // catch up on what was missed
+        ["consultation", "message", "bell", "referral"].forEach(refresh); // catch up on what was missed
       }, delay);
     };
   }
