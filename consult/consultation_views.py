@@ -226,20 +226,22 @@ def worklist(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+def _first_rows(qs: Any, n: int = 50) -> list[Consultation]:
+    """The first n of an ordered queryset, with the list columns: ids first (index only),
+    then the joins and the study count for those n rows alone."""
+    ids = list(qs.values_list("pk", flat=True)[:n])
+    rows = {c.pk: c for c in _list_rows(Consultation.objects.filter(pk__in=ids))}
+    return _with_standing([rows[pk] for pk in ids if pk in rows])
+
+
 def dashboard_context() -> dict[str, Any]:
     open_cases = Consultation.objects.filter(status__in=OPEN_STATUSES)
     counts = dict(open_cases.values_list("status").annotate(n=Count("pk")).order_by())
     by_state = [(Status(s).label, counts.get(s, 0)) for s in OPEN_STATUSES]
-    at_risk = _with_standing(
-        list(
-            _list_rows(
-                open_cases.filter(sla_stage=2, breached_at__isnull=True).order_by("next_deadline")
-            )[:50]
-        )
+    at_risk = _first_rows(
+        open_cases.filter(sla_stage=2, breached_at__isnull=True).order_by("next_deadline")
     )
-    breached = _with_standing(
-        list(_list_rows(open_cases.filter(breached_at__isnull=False).order_by("breached_at"))[:50])
-    )
+    breached = _first_rows(open_cases.filter(breached_at__isnull=False).order_by("breached_at"))
     # Load from the open cases (index on status, assigned_to), not a join over all cases.
     open_by_specialist = dict(
         open_cases.exclude(assigned_to=None)
