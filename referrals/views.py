@@ -127,6 +127,8 @@ def referral_list(request: HttpRequest) -> HttpResponse:
     context = list_context(request.user)
     if not any(k in context for k in ("board", "worklist", "own")):
         raise Http404
+    # The lists show children's names: one audit row per page view.
+    audit_record(request=request, action=Action.VIEW, object_type="referral_list")
     fragment = request.GET.get("fragment")
     template = "referrals/_lists.html" if fragment else "referrals/list.html"
     return render(request, template, context)

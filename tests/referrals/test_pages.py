@@ -180,3 +180,62 @@ def test_api_refuses_bad_destination(client, reported, county_doctor, expert_cen
     )
     assert response.status_code == 400
     assert "ICU does not accept referrals" in response.json()["detail"]
+
+
+def test_list_views_are_audited(client, coordinator):
+    client.force_login(coordinator)
+    client.get(reverse("referrals:list"))
+    assert AuditEvent.objects.filter(
+        user=coordinator, action="view", object_type="referral_list"
+    ).exists()
+
+
+def test_api_list_query_count_does_not_grow(client, coordinator, django_assert_max_num_queries):
+    client.force_login(coordinator)
+    _many(2)
+    with django_assert_max_num_queries(10) as few:
+        client.get("/api/referrals/")
+    _many(10)
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert len(client.get("/api/referrals/").json()["results"]) == 12
+
+
+def test_departure_is_recorded_by_those_involved_only(client, scheduled, outsider, county_doctor):
+    from referrals.services import ReferralError, referral_depart
+
+    with pytest.raises(ReferralError, match="Only the hospitals involved or a coordinator"):
+        referral_depart(referral=scheduled, user=outsider)
+    client.force_login(county_doctor)
+    client.post(reverse("referrals:action", args=[scheduled.pk, "depart"]))
+    scheduled.refresh_from_db()
+    assert scheduled.status == Status.IN_TRANSIT
+
+
+def test_coordinator_redirects_a_declined_referral_from_the_page(
+    client, requested, surgeon, coordinator, cardiology
+):
+    from referrals.services import referral_decline
+
+    referral_decline(referral=requested, user=surgeon, reason_code="wrong_department")
+    client.force_login(coordinator)
+    page = client.get(reverse("referrals:detail", args=[requested.pk])).content.decode()
+    assert "Another department should take the child" in page
+    client.post(
+        reverse("referrals:action", args=[requested.pk, "redirect"]),
+        {"department": cardiology.pk},
+    )
+    requested.refresh_from_db()
+    assert requested.status == Status.REQUESTED and requested.receiving_department == cardiology
+
+
+def test_cancel_after_arrival_is_refused_on_the_page(client, scheduled, surgeon, county_doctor):
+    from referrals.services import referral_arrive
+
+    referral_arrive(referral=scheduled, user=surgeon)
+    client.force_login(county_doctor)
+    response = client.post(
+        reverse("referrals:action", args=[scheduled.pk, "cancel"]), {"reason": "x"}, follow=True
+    )
+    assert "cannot be cancelled after arrival" in response.content.decode()
+    scheduled.refresh_from_db()
+    assert scheduled.status == Status.ARRIVED
