@@ -277,3 +277,34 @@ def test_notices_are_outbox_rows_with_links(requested, surgeon, county_doctor):
     )
     assert notice.url == f"/referrals/{requested.pk}/"
     assert notice.object_type == "referral" and notice.object_id == str(requested.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_people_accepting_at_the_same_moment_one_wins(requested, surgeon, surgery_head):
+    import threading
+
+    from django.db import connection
+
+    barrier = threading.Barrier(2)
+    outcomes = {}
+
+    def accept(user):
+        referral = Referral.objects.get(pk=requested.pk)  # both read "requested"
+        barrier.wait()
+        try:
+            referral_accept(referral=referral, user=user)
+            outcomes[user.username] = "won"
+        except ReferralError as exc:
+            outcomes[user.username] = str(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=accept, args=(u,)) for u in (surgeon, surgery_head)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(outcomes.values()).count("won") == 1
+    loser = next(v for v in outcomes.values() if v != "won")
+    assert "accepted this referral a moment before you" in loser
+    assert ReferralEvent.objects.filter(referral=requested, to_status=Status.ACCEPTED).count() == 1
