@@ -140,3 +140,28 @@ def test_the_beat_schedule_runs_the_sweep(settings):
     from referrals.tasks import referral_sweep_task
 
     assert referral_sweep_task.name == "referrals.deadline_sweep"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sweepers_at_once_warn_once(start, emergency, coordinator):
+    import threading
+
+    from django.db import connection
+
+    start.shift(dt.timedelta(minutes=31))
+    barrier = threading.Barrier(2)
+
+    def sweep():
+        barrier.wait()
+        try:
+            referral_sweep()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert _warnings(emergency) == [K.WARN_COORDINATOR]
+    assert coordinator.notifications.filter(kind="referral_overdue", channel="in_app").count() == 1
