@@ -112,3 +112,16 @@ class WeightFactory(factory.django.DjangoModelFactory):
     patient = factory.SubFactory(PatientFactory)
     weight_kg = "12.50"
     measured_on = dt.date(2026, 11, 1)
+
+
+# --- imaging (viewer/) ----------------------------------------------------------------
+
+
+class DicomNodeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "viewer.DicomNode"
+
+    hospital = factory.SubFactory(HospitalFactory)
+    ae_title = factory.Sequence(lambda n: f"PACS{n:04d}")
+    allowed_ips = "127.0.0.1"
+    description = "Test PACS"

@@ -27,6 +27,7 @@ from pydicom.tag import Tag
 
 UID_RE = re.compile(r"^[0-9.]{1,64}$")
 DEFER_BYTES = 64 * 1024
+GB_PAIRS = re.compile(rb"(?:[\x00-\x7f]|[\x81-\xfe][\x80-\xfe])*")
 UNDEFINED = 0xFFFFFFFF
 PIXEL_DATA = 0x7FE00010
 PIXEL_DATA_TAGS = {PIXEL_DATA, 0x7FE00008, 0x7FE00009}
@@ -299,7 +300,12 @@ def decode_text(raw: bytes, charsets: list[str]) -> str:
         codec = python_encoding.get(term.replace("ISO 2022 ", "ISO 2022 "))
         if codec and codec not in tried and codec not in ("iso8859", "latin_1"):
             tried.append(codec)
-    for codec in [*tried, "utf_8", "gb18030"]:
+    declared_latin = any(python_encoding.get(t) in ("iso8859", "latin_1") for t in charsets)
+    fallbacks = ["utf_8"]
+    # Declared Latin-1 but GBK bytes come in high-byte pairs; real Latin-1 text does not.
+    if not declared_latin or GB_PAIRS.fullmatch(raw):
+        fallbacks.append("gb18030")
+    for codec in [*tried, *fallbacks]:
         try:
             return raw.decode(codec).strip()
         except (UnicodeDecodeError, LookupError):

@@ -139,6 +139,8 @@ def _match_patient(header: Header, sender: Sender) -> Patient | None:
             "wrong_study", _("The instance belongs to another study than the one in the URL.")
         )
     study = Study.objects.filter(study_instance_uid=header.study_instance_uid).first()
+    if study is not None and not _may_extend(study, sender):
+        raise IngestError("other_hospital", _("This study belongs to another hospital's records."))
     if sender.patient is not None:
         if by_mrn is not None and by_mrn.pk != sender.patient.pk:
             raise IngestError(
@@ -151,6 +153,17 @@ def _match_patient(header: Header, sender: Sender) -> Patient | None:
     if study is not None and study.patient_id is not None:
         return study.patient
     return by_mrn
+
+
+def _may_extend(study: Study, sender: Sender) -> bool:
+    """Only the hospital that sent a study, or someone who may see it, adds to it."""
+    if study.hospital_id == sender.hospital.pk:
+        return True
+    if sender.user is None:
+        return False
+    from viewer.selectors import studies_visible_to
+
+    return studies_visible_to(sender.user).filter(pk=study.pk).exists()
 
 
 def _duplicate(
