@@ -103,12 +103,18 @@ def parse_header(fp: IO[bytes], *, size: int, limits: Limits) -> Header:
     fp.seek(0)
     head = fp.read(132)
     has_preamble = len(head) == 132 and head[128:132] == b"DICM"
-    if not has_preamble:
+    # Some clients (pydicom's dcmwrite of an in-memory dataset) send the file meta group
+    # without preamble and DICM marker; the stored copy gets them added.
+    if not has_preamble and head[:2] != b"\x02\x00":
         raise IngestError("not_dicom", _("Not a DICOM file (no DICM marker)."))
     fp.seek(0)
     deadline = time.monotonic() + limits.parse_seconds
     try:
-        ds = pydicom.dcmread(fp, stop_before_pixels=True, defer_size=DEFER_BYTES)
+        ds = pydicom.dcmread(
+            fp, stop_before_pixels=True, defer_size=DEFER_BYTES, force=not has_preamble
+        )
+        if not has_preamble and "TransferSyntaxUID" not in ds.file_meta:
+            raise IngestError("not_dicom", _("Not a DICOM file (no DICM marker)."))
         pixel_at = fp.tell()
         _check_lengths(ds, size)
         _walk(ds, depth=0, limits=limits, deadline=deadline, size=size)

@@ -63,9 +63,9 @@ def iter_parts(
 
     # Preamble: everything before the first delimiter is ignored.
     while (at := buf.find(delimiter)) < 0:
+        del buf[: max(0, len(buf) - keep)]
         if not fill():
             raise MultipartError("no multipart boundary found")
-        del buf[: max(0, len(buf) - keep)]
     del buf[: at + len(delimiter)]
     while True:
         while len(buf) < 2 and fill():

@@ -105,7 +105,7 @@ def instance_ingest(*, fp: IO[bytes], name: str, size: int, sender: Sender) -> I
     existing = Instance.objects.filter(sop_instance_uid=header.sop_instance_uid).first()
     if existing is not None:
         return _duplicate(fp, name=name, header=header, existing=existing, sender=sender)
-    stored = storage.store_file(fp)
+    stored = storage.store_file(fp, add_preamble=not header.has_preamble)
     try:
         instance = _index(header, stored, patient=patient, sender=sender)
     except IntegrityError:
@@ -169,7 +169,7 @@ def _may_extend(study: Study, sender: Sender) -> bool:
 def _duplicate(
     fp: IO[bytes], *, name: str, header: Header, existing: Instance, sender: Sender
 ) -> IngestResult:
-    sha = storage.hash_zeroed(fp)
+    sha = storage.hash_zeroed(fp, add_preamble=not header.has_preamble)
     base = {
         "name": name,
         "sop_instance_uid": header.sop_instance_uid,
@@ -195,7 +195,7 @@ def _keep_conflict(
 ) -> None:
     if IngestConflict.objects.filter(sop_instance_uid=existing.sop_instance_uid, sha256=sha):
         return
-    stored = storage.store_file(fp, prefix="conflicts")
+    stored = storage.store_file(fp, prefix="conflicts", add_preamble=not header.has_preamble)
     try:
         IngestConflict.objects.create(
             sop_instance_uid=header.sop_instance_uid,

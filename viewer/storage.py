@@ -36,15 +36,22 @@ def new_key(prefix: str = "dicom") -> str:
 class _ZeroedPreamble(File):
     """Reads the source once, zeroing bytes 0-127 and hashing what it hands out."""
 
-    def __init__(self, src: IO[bytes]) -> None:
+    def __init__(self, src: IO[bytes], *, add_preamble: bool = False) -> None:
         super().__init__(src, name="upload.dcm")
         src.seek(0)
         self.src = src
         self.pos = 0
         self.digest = hashlib.sha256()
+        # A file meta group sent without preamble gets the PS3.10 preamble and marker.
+        self.lead = b"\0" * PREAMBLE + b"DICM" if add_preamble else b""
 
     def read(self, size: int = -1) -> bytes:
-        block = self.src.read(size if size and size > 0 else CHUNK * 64)
+        want = size if size and size > 0 else CHUNK * 64
+        if self.lead:
+            block, self.lead = self.lead, b""
+            block += self.src.read(max(want - len(block), 0))
+        else:
+            block = self.src.read(want)
         if self.pos < PREAMBLE and block:
             cut = min(PREAMBLE - self.pos, len(block))
             block = b"\0" * cut + block[cut:]
@@ -64,17 +71,17 @@ class _ZeroedPreamble(File):
         return self.pos
 
 
-def hash_zeroed(src: IO[bytes]) -> str:
+def hash_zeroed(src: IO[bytes], *, add_preamble: bool = False) -> str:
     """The SHA-256 the stored copy of `src` would have (preamble zeroed)."""
-    reader = _ZeroedPreamble(src)
+    reader = _ZeroedPreamble(src, add_preamble=add_preamble)
     for _block in reader.chunks():
         pass
     return reader.digest.hexdigest()
 
 
-def store_file(src: IO[bytes], *, prefix: str = "dicom") -> Stored:
+def store_file(src: IO[bytes], *, prefix: str = "dicom", add_preamble: bool = False) -> Stored:
     """Stream `src` into storage under a fresh key; answer its key, size and SHA-256."""
-    reader = _ZeroedPreamble(src)
+    reader = _ZeroedPreamble(src, add_preamble=add_preamble)
     key = default_storage.save(new_key(prefix), reader)
     return Stored(key=key, size=reader.pos, sha256=reader.digest.hexdigest())
 
