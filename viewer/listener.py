@@ -7,6 +7,7 @@ dataset answers a failure status with an error comment; the association carries 
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Any
@@ -45,9 +46,17 @@ def _on_requested(event: Any) -> None:
     node = dicom_node_for(calling, address)
     if node is None:
         log.warning("C-STORE association refused: unknown AE title or address")
-        assoc.acse.send_reject(0x01, 0x01, 0x03)  # permanent, calling AE title not recognised
+        # Take pynetdicom's own rejection path (it flushes the A-ASSOCIATE-RJ before
+        # closing), for this association only.
+        assoc.acse._negotiate_as_acceptor = functools.partial(_reject, assoc)
         return
     setattr(assoc, NODE_KEY, node)
+
+
+def _reject(assoc: Any) -> None:
+    assoc.acse.send_reject(0x01, 0x01, 0x03)  # permanent, calling AE title not recognised
+    evt.trigger(assoc, evt.EVT_REJECTED, {})
+    assoc.kill()
 
 
 def _on_store(event: Any) -> Any:
