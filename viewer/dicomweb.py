@@ -478,10 +478,13 @@ def wado(request: HttpRequest, study: str, series: str = "", instance: str = "")
     """Whole study, series or instance as multipart/related; type="application/dicom"."""
     instances = _instances_for(request, study, series, instance)
     boundary = multipart.new_boundary()
-    parts = ((
-        f"application/dicom; transfer-syntax={i.transfer_syntax_uid}",
-        storage.iter_stored(i.storage_key),
-    ) for i in instances)  # fmt: skip
+    parts = (
+        (
+            f"application/dicom; transfer-syntax={i.transfer_syntax_uid}",
+            storage.iter_stored(i.storage_key),
+        )
+        for i in instances
+    )
     response = StreamingHttpResponse(
         multipart.stream_parts(parts, boundary),
         content_type=f'multipart/related; type="application/dicom"; boundary={boundary}',

@@ -96,9 +96,12 @@ def image_to_dicom(
     # Re-encoding keeps the pixels and nothing else: no EXIF, no GPS.
     image.save(out, format="JPEG", quality=92, subsampling=0)
     ds = _base(
-        demo=demo, sop_class=SECONDARY_CAPTURE, study_uid=study_uid, series_uid=series_uid,
+        demo=demo,
+        sop_class=SECONDARY_CAPTURE,
+        study_uid=study_uid,
+        series_uid=series_uid,
         when=when,
-    )  # fmt: skip
+    )
     ds.ConversionType = "DF" if photo_of_film else "WSD"
     ds.SeriesDescription = FILM_LABEL if photo_of_film else "Photo"
     ds.ImageComments = FILM_LABEL if photo_of_film else ""
@@ -124,9 +127,12 @@ def pdf_to_dicom(
     if not data.startswith(b"%PDF-"):
         raise IngestError("not_pdf", _("Not a PDF document."))
     ds = _base(
-        demo=demo, sop_class=ENCAPSULATED_PDF, study_uid=study_uid, series_uid=series_uid,
+        demo=demo,
+        sop_class=ENCAPSULATED_PDF,
+        study_uid=study_uid,
+        series_uid=series_uid,
         when=when,
-    )  # fmt: skip
+    )
     ds.Modality = "DOC"
     ds.SeriesDescription = "PDF"
     ds.ConversionType = "WSD"

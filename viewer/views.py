@@ -128,13 +128,23 @@ def _photo_result(request: HttpRequest, patient: Patient, data: dict, upload: An
             film = False
         else:
             encoded = photos.image_to_dicom(
-                raw, demo=demo, study_uid=study_uid, series_uid=series_uid, when=now(),
-                photo_of_film=film, max_pixels=settings.IMAGING_MAX_PHOTO_PIXELS,
-            )  # fmt: skip
+                raw,
+                demo=demo,
+                study_uid=study_uid,
+                series_uid=series_uid,
+                when=now(),
+                photo_of_film=film,
+                max_pixels=settings.IMAGING_MAX_PHOTO_PIXELS,
+            )
     except IngestError as exc:
         return rejected(upload.name, exc.code, exc)
-    sender = Sender(hospital=request.user.hospital, source=Source.PHOTO, user=request.user,
-                    patient=patient, photo_of_film=film)  # fmt: skip
+    sender = Sender(
+        hospital=request.user.hospital,
+        source=Source.PHOTO,
+        user=request.user,
+        patient=patient,
+        photo_of_film=film,
+    )
     return instance_ingest(
         fp=io.BytesIO(encoded), name=upload.name, size=len(encoded), sender=sender
     )
@@ -217,9 +227,13 @@ def node_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "viewer/nodes.html",
-        {"nodes": nodes, "form": form, "ae_title": settings.DICOM_AE_TITLE,
-         "port": settings.DICOM_PORT},
-    )  # fmt: skip
+        {
+            "nodes": nodes,
+            "form": form,
+            "ae_title": settings.DICOM_AE_TITLE,
+            "port": settings.DICOM_PORT,
+        },
+    )
 
 
 @login_required
@@ -245,9 +259,13 @@ def token_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "viewer/tokens.html",
-        {"tokens": tokens, "form": form, "secret": secret,
-         "dicomweb_url": request.build_absolute_uri("/dicomweb")},
-    )  # fmt: skip
+        {
+            "tokens": tokens,
+            "form": form,
+            "secret": secret,
+            "dicomweb_url": request.build_absolute_uri("/dicomweb"),
+        },
+    )
 
 
 @login_required

@@ -72,9 +72,13 @@ def test_unmatched_queue_query_count(
 def test_admin_registers_a_dicom_node(login, alliance_admin, county_hospital):
     response = login(alliance_admin).post(
         reverse("viewer:nodes"),
-        {"hospital": county_hospital.pk, "ae_title": "COUNTY_CT", "allowed_ips": "10.1.2.3, 10.8.0.0/16",
-         "description": "CT room"},
-    )  # fmt: skip
+        {
+            "hospital": county_hospital.pk,
+            "ae_title": "COUNTY_CT",
+            "allowed_ips": "10.1.2.3, 10.8.0.0/16",
+            "description": "CT room",
+        },
+    )
     assert response.status_code == 302
     node = DicomNode.objects.get()
     assert node.allows("10.8.4.4") and node.allows("10.1.2.3") and not node.allows("10.1.2.4")
@@ -105,8 +109,9 @@ def test_doctors_may_not_manage_nodes_or_tokens(login, county_doctor, name):
 
 def test_admin_creates_a_token_shown_once_and_stored_hashed(login, alliance_admin, county_hospital):
     client = login(alliance_admin)
-    response = client.post(reverse("viewer:tokens"), {"hospital": county_hospital.pk,
-                                                      "name": "County PACS"})  # fmt: skip
+    response = client.post(
+        reverse("viewer:tokens"), {"hospital": county_hospital.pk, "name": "County PACS"}
+    )
     secret = response.context["secret"]
     assert secret.startswith("pl_") and secret.encode() in response.content
     token = IntegrationToken.objects.get()
@@ -119,8 +124,9 @@ def test_admin_creates_a_token_shown_once_and_stored_hashed(login, alliance_admi
 
 def test_admin_revokes_a_token(login, alliance_admin, county_hospital, client):
     client = login(alliance_admin)
-    secret = client.post(reverse("viewer:tokens"), {"hospital": county_hospital.pk,
-                                                    "name": "PACS"}).context["secret"]  # fmt: skip
+    secret = client.post(
+        reverse("viewer:tokens"), {"hospital": county_hospital.pk, "name": "PACS"}
+    ).context["secret"]
     token = IntegrationToken.objects.get()
     client.post(reverse("viewer:token-revoke", args=[token.pk]))
     client.logout()
@@ -129,8 +135,9 @@ def test_admin_revokes_a_token(login, alliance_admin, county_hospital, client):
 
 
 @pytest.mark.parametrize("count", [1, 5])
-def test_token_list_query_count(login, alliance_admin, county_hospital,
-                                django_assert_max_num_queries, count):  # fmt: skip
+def test_token_list_query_count(
+    login, alliance_admin, county_hospital, django_assert_max_num_queries, count
+):
     client = login(alliance_admin)
     for n in range(count):
         client.post(reverse("viewer:tokens"), {"hospital": county_hospital.pk, "name": f"T{n}"})

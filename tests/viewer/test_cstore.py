@@ -34,8 +34,9 @@ def listener(settings):
 
 @pytest.fixture
 def county_node(county_hospital):
-    return DicomNodeFactory(hospital=county_hospital, ae_title="COUNTYPACS",
-                            allowed_ips="127.0.0.1")  # fmt: skip
+    return DicomNodeFactory(
+        hospital=county_hospital, ae_title="COUNTYPACS", allowed_ips="127.0.0.1"
+    )
 
 
 def associate(port: int, ae_title: str):
@@ -109,10 +110,12 @@ def test_dcmtk_storescu_stores_into_pedslink(listener, county_node, tmp_path):
         path.write_bytes(make_file(study_uid=study, instance_number=n, patient_id="NEW1"))
         files.append(str(path))
     done = subprocess.run(
-        ["storescu", "-aet", "COUNTYPACS", "-aec", "PEDSLINK", "127.0.0.1", str(listener),
-         *files],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        ["storescu", "-aet", "COUNTYPACS", "-aec", "PEDSLINK", "127.0.0.1", str(listener), *files],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     study_row = Study.objects.get(study_instance_uid=study)
     assert study_row.number_of_instances == 3

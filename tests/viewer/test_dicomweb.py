@@ -47,8 +47,13 @@ def stored(live_server, county_token, child):
         study_uid=study, series_uid="1.2.826.0.1.1", instance_number=2, frames=3, accession="A100"
     )
     web.store_instances([first, second])
-    chinese = make_dataset(patient_id="UNKNOWN7", patient_name="Wang^Xiaohong=王^小红",
-                           study_date="20250610", modality="MR", accession="A200")  # fmt: skip
+    chinese = make_dataset(
+        patient_id="UNKNOWN7",
+        patient_name="Wang^Xiaohong=王^小红",
+        study_date="20250610",
+        modality="MR",
+        accession="A200",
+    )
     chinese.SpecificCharacterSet = "ISO_IR 192"
     web.store_instances([chinese])
     return {"study": study, "first": first, "second": second, "chinese": chinese, "web": web}
@@ -109,18 +114,27 @@ def test_stow_of_a_malformed_body_says_so(live_server, county_token):
     response = requests.post(
         f"{live_server.url}/dicomweb/studies",
         data=b"no boundary here",
-        headers={"Content-Type": 'multipart/related; type="application/dicom"; boundary=zz',
-                 "Authorization": f"Bearer {county_token}"},
+        headers={
+            "Content-Type": 'multipart/related; type="application/dicom"; boundary=zz',
+            "Authorization": f"Bearer {county_token}",
+        },
         timeout=10,
-    )  # fmt: skip
+    )
     assert response.status_code == 400
     assert "malformed" in response.json()["detail"]
 
 
 def test_stow_accepts_every_transfer_syntax_sample(live_server, county_token):
-    names = ["MR_small_implicit.dcm", "MR_small_bigendian.dcm", "image_dfl.dcm",
-             "MR_small_RLE.dcm", "SC_rgb_jpeg_dcmtk.dcm", "MR_small_jp2klossless.dcm",
-             "MR_small_jpeg_ls_lossless.dcm", "JPGExtended.dcm"]  # fmt: skip
+    names = [
+        "MR_small_implicit.dcm",
+        "MR_small_bigendian.dcm",
+        "image_dfl.dcm",
+        "MR_small_RLE.dcm",
+        "SC_rgb_jpeg_dcmtk.dcm",
+        "MR_small_jp2klossless.dcm",
+        "MR_small_jpeg_ls_lossless.dcm",
+        "JPGExtended.dcm",
+    ]
     datasets = [pydicom.dcmread(get_testdata_file(n)) for n in names]
     for ds in datasets:  # several samples share a SOP Instance UID: make each unique
         ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -150,10 +164,13 @@ def test_qido_finds_studies_by_each_key(stored):
 
 
 def test_qido_answers_chinese_names_as_person_name_groups(stored):
-    [result] = stored["web"].search_for_studies(search_filters={"PatientName": "王*"},
-                                                fields=["InstitutionName"])  # fmt: skip
-    assert result["00100010"]["Value"][0] == {"Alphabetic": "Wang^Xiaohong",
-                                              "Ideographic": "王^小红"}  # fmt: skip
+    [result] = stored["web"].search_for_studies(
+        search_filters={"PatientName": "王*"}, fields=["InstitutionName"]
+    )
+    assert result["00100010"]["Value"][0] == {
+        "Alphabetic": "Wang^Xiaohong",
+        "Ideographic": "王^小红",
+    }
     assert "00080080" in result
 
 
@@ -163,8 +180,9 @@ def test_qido_series_and_instances(stored):
     assert series["00201209"]["Value"] == [2]
     instances = web.search_for_instances(study_instance_uid=study)
     assert {i["00080018"]["Value"][0] for i in instances} == {
-        stored["first"].SOPInstanceUID, stored["second"].SOPInstanceUID,
-    }  # fmt: skip
+        stored["first"].SOPInstanceUID,
+        stored["second"].SOPInstanceUID,
+    }
     assert web.search_for_series(search_filters={"Modality": "MR"})[0]["00080060"]["Value"] == [
         "MR"
     ]
@@ -173,8 +191,9 @@ def test_qido_series_and_instances(stored):
 def test_qido_bad_date_is_400(stored, live_server, county_token):
     response = requests.get(
         f"{live_server.url}/dicomweb/studies?StudyDate=yesterday",
-        headers={"Authorization": f"Bearer {county_token}"}, timeout=10,
-    )  # fmt: skip
+        headers={"Authorization": f"Bearer {county_token}"},
+        timeout=10,
+    )
     assert response.status_code == 400
     assert "StudyDate" in response.json()["detail"]
 
@@ -212,14 +231,16 @@ def test_wado_frames_of_compressed_instances_are_the_bitstream(live_server, coun
     ds = pydicom.dcmread(get_testdata_file("SC_rgb_jpeg_dcmtk.dcm"))
     web.store_instances([ds])
     [frame] = web.retrieve_instance_frames(
-        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID, frame_numbers=[1],
+        ds.StudyInstanceUID,
+        ds.SeriesInstanceUID,
+        ds.SOPInstanceUID,
+        frame_numbers=[1],
         media_types=(("image/jpeg", "1.2.840.10008.1.2.4.50"),),
-    )  # fmt: skip
+    )
     assert frame[:2] == b"\xff\xd8"
 
 
-def test_outsider_token_finds_nothing_and_is_refused_retrieval(stored, live_server,
-                                                               outsider_token):  # fmt: skip
+def test_outsider_token_finds_nothing_and_is_refused_retrieval(stored, live_server, outsider_token):
     other = client_for(live_server, outsider_token)
     assert other.search_for_studies() == []
     assert other.search_for_instances() == []
@@ -249,14 +270,20 @@ def test_doctor_session_can_search_and_retrieve(stored, client, county_doctor):
 def test_session_stow_needs_the_csrf_token(live_server, county_doctor, password):
     session = requests.Session()
     session.get(f"{live_server.url}/login/")
-    session.post(f"{live_server.url}/login/", data={
-        "username": county_doctor.username, "password": password,
-        "csrfmiddlewaretoken": session.cookies["csrftoken"]},
-        headers={"Referer": f"{live_server.url}/login/"})  # fmt: skip
+    session.post(
+        f"{live_server.url}/login/",
+        data={
+            "username": county_doctor.username,
+            "password": password,
+            "csrfmiddlewaretoken": session.cookies["csrftoken"],
+        },
+        headers={"Referer": f"{live_server.url}/login/"},
+    )
     response = session.post(
-        f"{live_server.url}/dicomweb/studies", data=b"--x--",
+        f"{live_server.url}/dicomweb/studies",
+        data=b"--x--",
         headers={"Content-Type": 'multipart/related; type="application/dicom"; boundary=x'},
-    )  # fmt: skip
+    )
     assert response.status_code == 403
 
 

@@ -133,9 +133,12 @@ def test_pydicoms_truncated_sample_is_refused():
 
 @pytest.mark.parametrize(
     ("keyword", "code"),
-    [("SOPInstanceUID", "missing_uid"), ("StudyInstanceUID", "missing_uid"),
-     ("SOPClassUID", "missing_uid")],
-)  # fmt: skip
+    [
+        ("SOPInstanceUID", "missing_uid"),
+        ("StudyInstanceUID", "missing_uid"),
+        ("SOPClassUID", "missing_uid"),
+    ],
+)
 def test_missing_uids_are_refused(keyword, code):
     ds = make_dataset()
     delattr(ds, keyword)

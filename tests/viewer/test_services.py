@@ -35,8 +35,7 @@ def test_a_file_is_stored_under_a_server_key_with_a_zeroed_preamble(web_sender, 
 def test_the_index_counts_series_and_instances_and_modalities(web_sender):
     study = make_dataset().StudyInstanceUID
     for number in range(3):
-        ingest(make_file(study_uid=study, series_uid="1.2.3.1", instance_number=number),
-               web_sender)  # fmt: skip
+        ingest(make_file(study_uid=study, series_uid="1.2.3.1", instance_number=number), web_sender)
     ingest(make_file(study_uid=study, series_uid="1.2.3.2", modality="PT"), web_sender)
     row = Study.objects.get(study_instance_uid=study)
     assert (row.number_of_series, row.number_of_instances) == (2, 4)

@@ -43,9 +43,11 @@ def test_doctor_uploads_files_for_a_child(login, county_doctor, child):
 
 def test_one_bad_file_does_not_stop_the_rest(login, county_doctor, child):
     response = post_files(
-        login(county_doctor), child, upload("good.dcm", make_file()),
+        login(county_doctor),
+        child,
+        upload("good.dcm", make_file()),
         upload("notes.txt", b"just text" * 50),
-    )  # fmt: skip
+    )
     result = {r["name"]: r for r in response.json()["results"]}
     assert result["good.dcm"]["status"] == "accepted"
     assert result["notes.txt"]["status"] == "rejected"
@@ -151,8 +153,11 @@ def test_a_photo_of_film_becomes_secondary_capture_upright_without_exif(
     login, county_doctor, child
 ):
     client = login(county_doctor)
-    data = {"file": upload("film.jpg", _jpeg_with_exif_rotation()), "kind": "film",
-            "batch": "batch-0001"}  # fmt: skip
+    data = {
+        "file": upload("film.jpg", _jpeg_with_exif_rotation()),
+        "kind": "film",
+        "batch": "batch-0001",
+    }
     response = client.post(reverse("viewer:upload-photo", args=[child.pk]), data)
     assert response.json()["results"][0]["status"] == "accepted"
     instance = Instance.objects.get()
@@ -176,8 +181,11 @@ def test_a_photo_of_film_becomes_secondary_capture_upright_without_exif(
 
 
 def test_a_pdf_becomes_encapsulated_pdf(login, county_doctor, child):
-    data = {"file": upload("report.pdf", b"%PDF-1.4\n%%EOF\n"), "kind": "document",
-            "batch": "batch-0002"}  # fmt: skip
+    data = {
+        "file": upload("report.pdf", b"%PDF-1.4\n%%EOF\n"),
+        "kind": "document",
+        "batch": "batch-0002",
+    }
     response = login(county_doctor).post(reverse("viewer:upload-photo", args=[child.pk]), data)
     assert response.json()["results"][0]["status"] == "accepted"
     assert Instance.objects.get().sop_class_uid == "1.2.840.10008.5.1.4.1.1.104.1"
