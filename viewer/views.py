@@ -78,8 +78,11 @@ def upload_files(request: HttpRequest, pk: int) -> JsonResponse:
     files = request.FILES.getlist("file")
     if not files:
         return JsonResponse({"detail": _("No file was sent.")}, status=400)
-    for upload in files:
-        results += upload_ingest(fp=upload.file, name=upload.name, size=upload.size, sender=sender)
+    # The page sends each file's folder path to label verdicts; it never names a stored file.
+    paths = request.POST.getlist("path")
+    for index, upload in enumerate(files):
+        name = paths[index][:255] if index < len(paths) and paths[index] else upload.name
+        results += upload_ingest(fp=upload.file, name=name, size=upload.size, sender=sender)
     record_upload_audit(request=request, results=results, patient=patient)
     return JsonResponse({"results": [r.as_dict() for r in results]})
 

@@ -95,6 +95,7 @@ function send(item) {
       form.append("file", item.file, item.name);
     } else {
       form.append("file", item.file, item.name);
+      form.append("path", item.name); // folder path, shown in the verdicts only
     }
     xhr.open("POST", item.url);
     xhr.setRequestHeader("X-CSRFToken", csrf);
