@@ -29,9 +29,11 @@ from viewer.ingest import person_name_groups
 from viewer.models import Instance, Series, Source, Study
 from viewer.selectors import instances_visible_to, series_visible_to, studies_visible_to
 from viewer.services import (
+    FLUSH_EVERY,
     IngestResult,
     Outcome,
     Sender,
+    ingest_flush,
     instance_ingest,
     record_upload_audit,
     rejected,
@@ -120,9 +122,15 @@ def _stow_parts(request: HttpRequest, boundary: str, sender: Sender) -> list[Ing
             if part.truncated:
                 results.append(rejected(name, "too_large", _("The part is over the size limit.")))
                 continue
-            results.append(instance_ingest(fp=part.file, name=name, size=part.size, sender=sender))
+            results.append(
+                instance_ingest(fp=part.file, name=name, size=part.size, sender=sender, flush=False)
+            )
+            if len(sender.new_instance_ids) >= FLUSH_EVERY:
+                ingest_flush(sender=sender)
     except multipart.MultipartError:
         return None
+    finally:
+        ingest_flush(sender=sender)
     return results
 
 
@@ -164,8 +172,13 @@ def _ui(value: str) -> dict[str, Any]:
 
 
 def _instance_url(request: HttpRequest, result: IngestResult) -> str:
-    instance = Instance.objects.select_related("series__study").get(pk=result.instance_id)
-    return request.build_absolute_uri(_path(instance))
+    if not result.series_instance_uid:  # already stored: the row knows its series
+        instance = Instance.objects.select_related("series__study").get(pk=result.instance_id)
+        return request.build_absolute_uri(_path(instance))
+    return request.build_absolute_uri(
+        f"/dicomweb/studies/{result.study_instance_uid}/series/{result.series_instance_uid}"
+        f"/instances/{result.sop_instance_uid}"
+    )
 
 
 def _path(instance: Instance) -> str:

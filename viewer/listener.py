@@ -21,7 +21,14 @@ from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
 from viewer.models import Source
-from viewer.services import Outcome, Sender, dicom_node_for, instance_ingest
+from viewer.services import (
+    FLUSH_EVERY,
+    Outcome,
+    Sender,
+    dicom_node_for,
+    ingest_flush,
+    instance_ingest,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +42,7 @@ STATUS_DUPLICATE = 0x0111  # different bytes under a stored SOP Instance UID
 STATUS_CANNOT_UNDERSTAND = 0xC000
 STATUS_OUT_OF_RESOURCES = 0xA700
 NODE_KEY = "pedslink_node"
+SENDER_KEY = "pedslink_sender"
 
 
 def _on_requested(event: Any) -> None:
@@ -65,11 +73,19 @@ def _on_store(event: Any) -> Any:
         return STATUS_OUT_OF_RESOURCES
     close_old_connections()
     path = Path(event.dataset_path)
-    sender = Sender(hospital=node.hospital, source=Source.CSTORE)
+    # One sender per association: lookups cached, counts and render tasks batched.
+    sender = getattr(event.assoc, SENDER_KEY, None)
+    if sender is None:
+        sender = Sender(hospital=node.hospital, source=Source.CSTORE)
+        setattr(event.assoc, SENDER_KEY, sender)
     name = str(event.request.AffectedSOPInstanceUID or "dataset")
     try:
         with path.open("rb") as fp:
-            result = instance_ingest(fp=fp, name=name, size=path.stat().st_size, sender=sender)
+            result = instance_ingest(
+                fp=fp, name=name, size=path.stat().st_size, sender=sender, flush=False
+            )
+        if len(sender.new_instance_ids) >= FLUSH_EVERY:
+            ingest_flush(sender=sender)
     finally:
         path.unlink(missing_ok=True)
     if result.status in (Outcome.ACCEPTED, Outcome.ALREADY_STORED):
@@ -100,6 +116,14 @@ def _on_echo(event: Any) -> int:
     return STATUS_SUCCESS
 
 
+def _on_closed(event: Any) -> None:
+    """Association released, aborted or dropped: recount and queue what it stored."""
+    sender = getattr(event.assoc, SENDER_KEY, None)
+    if sender is not None:
+        close_old_connections()
+        ingest_flush(sender=sender)
+
+
 def build_ae(ae_title: str) -> AE:
     ae = AE(ae_title=ae_title)
     ae.maximum_pdu_size = 0  # no limit: fewer, larger PDUs
@@ -117,6 +141,9 @@ HANDLERS = [
     (evt.EVT_REQUESTED, _on_requested),
     (evt.EVT_C_STORE, _on_store),
     (evt.EVT_C_ECHO, _on_echo),
+    (evt.EVT_RELEASED, _on_closed),
+    (evt.EVT_ABORTED, _on_closed),
+    (evt.EVT_CONN_CLOSE, _on_closed),
 ]
 
 

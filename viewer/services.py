@@ -14,7 +14,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import Count, OuterRef, Subquery
 from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 
@@ -34,6 +34,8 @@ from viewer.models import (
 from viewer.tasks import build_render_caches
 
 log = logging.getLogger(__name__)
+# A long batch (zip, STOW body, C-STORE association) recounts and queues renders this often.
+FLUSH_EVERY = 50
 
 
 class Outcome:
@@ -52,6 +54,7 @@ class IngestResult:
     sop_instance_uid: str = ""
     sop_class_uid: str = ""
     study_instance_uid: str = ""
+    series_instance_uid: str = ""
     instance_id: int | None = None
     patient_id: int | None = None
 
@@ -77,6 +80,12 @@ class Sender:
     patient: Patient | None = None
     study_instance_uid: str = ""  # STOW-RS /studies/{study}: every instance must belong to it
     photo_of_film: bool = False
+    # Per request / association: rows already looked up, and what the next flush recounts.
+    mrn_cache: dict[str, Patient | None] = field(default_factory=dict)
+    study_cache: dict[str, Study | None] = field(default_factory=dict)
+    series_cache: dict[str, Series] = field(default_factory=dict)
+    touched_studies: set[int] = field(default_factory=set)
+    touched_series: set[int] = field(default_factory=set)
     new_instance_ids: list[int] = field(default_factory=list)
 
 
@@ -91,34 +100,49 @@ def ingest_limits() -> Limits:
     )
 
 
-def instance_ingest(*, fp: IO[bytes], name: str, size: int, sender: Sender) -> IngestResult:
+def instance_ingest(
+    *, fp: IO[bytes], name: str, size: int, sender: Sender, flush: bool = True
+) -> IngestResult:
     """Ingest one PS3.10 file: validate, parse the header, dedupe, store, index.
 
     Never raises for bad input: the result says accepted / already stored / conflict /
-    rejected with a reason. Render caches are queued after the commit.
+    rejected with a reason. The instance row is committed before this returns. Counts
+    and the render-cache task follow in `ingest_flush`, called here unless `flush=False`
+    (a batch: STOW request, zip, C-STORE association) and then once by the caller.
     """
+    result = _ingest_one(fp=fp, name=name, size=size, sender=sender)
+    if flush:
+        ingest_flush(sender=sender)
+    return result
+
+
+def _ingest_one(*, fp: IO[bytes], name: str, size: int, sender: Sender) -> IngestResult:
     try:
         header = ingest.parse_header(fp, size=size, limits=ingest_limits())
         patient = _match_patient(header, sender)
     except IngestError as exc:
         return IngestResult(name=name, status=Outcome.REJECTED, reason=str(exc), code=exc.code)
-    existing = Instance.objects.filter(sop_instance_uid=header.sop_instance_uid).first()
-    if existing is not None:
-        return _duplicate(fp, name=name, header=header, existing=existing, sender=sender)
+    # Insert first, dedupe on the unique SOP Instance UID: one query fewer for every new
+    # instance; a duplicate costs a write and a delete instead.
     stored = storage.store_file(fp, add_preamble=not header.has_preamble)
     try:
         instance = _index(header, stored, patient=patient, sender=sender)
     except IntegrityError:
-        # Another sender indexed the same SOP Instance UID between our check and insert.
-        storage.delete_stored(stored.key)
-        existing = Instance.objects.get(sop_instance_uid=header.sop_instance_uid)
-        return _duplicate(fp, name=name, header=header, existing=existing, sender=sender)
+        # The rolled-back transaction may have created cached rows: forget them.
+        sender.study_cache.clear()
+        sender.series_cache.clear()
+        existing = Instance.objects.filter(sop_instance_uid=header.sop_instance_uid).first()
+        if existing is None:  # pragma: no cover - some other constraint: not ours to hide
+            storage.delete_stored(stored.key)
+            raise
+        return _duplicate(stored, name=name, header=header, existing=existing, sender=sender)
     return IngestResult(
         name=name,
         status=Outcome.ACCEPTED,
         sop_instance_uid=header.sop_instance_uid,
         sop_class_uid=header.sop_class_uid,
         study_instance_uid=header.study_instance_uid,
+        series_instance_uid=header.series_instance_uid,
         instance_id=instance.pk,
         patient_id=patient.pk if patient else None,
     )
@@ -128,17 +152,22 @@ def _match_patient(header: Header, sender: Sender) -> Patient | None:
     """The chosen child, else the child whose MRN at the sending hospital is the PatientID."""
     by_mrn = None
     if header.patient_id:
-        identifier = (
-            PatientIdentifier.objects.filter(hospital=sender.hospital, mrn=header.patient_id)
-            .select_related("patient")
-            .first()
-        )
-        by_mrn = identifier.patient if identifier else None
+        if header.patient_id not in sender.mrn_cache:
+            identifier = (
+                PatientIdentifier.objects.filter(hospital=sender.hospital, mrn=header.patient_id)
+                .select_related("patient")
+                .first()
+            )
+            sender.mrn_cache[header.patient_id] = identifier.patient if identifier else None
+        by_mrn = sender.mrn_cache[header.patient_id]
     if sender.study_instance_uid and header.study_instance_uid != sender.study_instance_uid:
         raise IngestError(
             "wrong_study", _("The instance belongs to another study than the one in the URL.")
         )
-    study = Study.objects.filter(study_instance_uid=header.study_instance_uid).first()
+    uid = header.study_instance_uid
+    if uid not in sender.study_cache:
+        sender.study_cache[uid] = Study.objects.filter(study_instance_uid=uid).first()
+    study = sender.study_cache[uid]
     if study is not None and not _may_extend(study, sender):
         raise IngestError("other_hospital", _("This study belongs to another hospital's records."))
     if sender.patient is not None:
@@ -167,9 +196,8 @@ def _may_extend(study: Study, sender: Sender) -> bool:
 
 
 def _duplicate(
-    fp: IO[bytes], *, name: str, header: Header, existing: Instance, sender: Sender
+    stored: storage.Stored, *, name: str, header: Header, existing: Instance, sender: Sender
 ) -> IngestResult:
-    sha = storage.hash_zeroed(fp, add_preamble=not header.has_preamble)
     base = {
         "name": name,
         "sop_instance_uid": header.sop_instance_uid,
@@ -177,9 +205,10 @@ def _duplicate(
         "study_instance_uid": header.study_instance_uid,
         "instance_id": existing.pk,
     }
-    if sha == existing.sha256:
+    if stored.sha256 == existing.sha256:
+        storage.delete_stored(stored.key)
         return IngestResult(status=Outcome.ALREADY_STORED, **base)
-    _keep_conflict(fp, header=header, existing=existing, sender=sender, sha=sha)
+    _keep_conflict(stored, header=header, existing=existing, sender=sender)
     return IngestResult(
         status=Outcome.CONFLICT,
         code="conflict",
@@ -191,23 +220,22 @@ def _duplicate(
 
 
 def _keep_conflict(
-    fp: IO[bytes], *, header: Header, existing: Instance, sender: Sender, sha: str
+    stored: storage.Stored, *, header: Header, existing: Instance, sender: Sender
 ) -> None:
-    if IngestConflict.objects.filter(sop_instance_uid=existing.sop_instance_uid, sha256=sha):
-        return
-    stored = storage.store_file(fp, prefix="conflicts", add_preamble=not header.has_preamble)
+    """The new bytes stay where they were written, indexed as a conflict (once per content)."""
     try:
-        IngestConflict.objects.create(
-            sop_instance_uid=header.sop_instance_uid,
-            study_instance_uid=header.study_instance_uid,
-            existing=existing,
-            size=stored.size,
-            sha256=stored.sha256,
-            storage_key=stored.key,
-            source=sender.source,
-            uploaded_by=sender.user,
-            sending_hospital=sender.hospital,
-        )
+        with transaction.atomic():
+            IngestConflict.objects.create(
+                sop_instance_uid=header.sop_instance_uid,
+                study_instance_uid=header.study_instance_uid,
+                existing=existing,
+                size=stored.size,
+                sha256=stored.sha256,
+                storage_key=stored.key,
+                source=sender.source,
+                uploaded_by=sender.user,
+                sending_hospital=sender.hospital,
+            )
     except IntegrityError:
         storage.delete_stored(stored.key)
 
@@ -216,47 +244,57 @@ def _keep_conflict(
 def _index(
     header: Header, stored: storage.Stored, *, patient: Patient | None, sender: Sender
 ) -> Instance:
-    study, study_created = Study.objects.get_or_create(
-        study_instance_uid=header.study_instance_uid,
-        defaults=_study_fields(header, patient=patient, hospital=sender.hospital),
-    )
-    if not study_created and study.patient_id is None and patient is not None:
-        Study.objects.filter(pk=study.pk, patient=None).update(patient=patient)
-    series, series_created = Series.objects.get_or_create(
-        series_instance_uid=header.series_instance_uid,
-        defaults={
-            "study": study,
-            "modality": header.modality,
-            "body_part": header.body_part,
-            "description": header.series_description,
-            "series_number": header.series_number,
-            "frame_of_reference_uid": header.frame_of_reference_uid,
-        },
-    )
-    with transaction.atomic():
-        instance = Instance.objects.create(
-            series=series,
-            sop_instance_uid=header.sop_instance_uid,
-            sop_class_uid=header.sop_class_uid,
-            instance_number=header.instance_number,
-            transfer_syntax_uid=header.transfer_syntax_uid,
-            rows=header.rows,
-            columns=header.columns,
-            number_of_frames=header.number_of_frames,
-            pixel_spacing=header.pixel_spacing,
-            size=stored.size,
-            sha256=stored.sha256,
-            storage_key=stored.key,
-            source=sender.source,
-            is_photo_of_film=sender.photo_of_film,
-            uploaded_by=sender.user,
-            sending_hospital=sender.hospital,
+    study = _study_for(header, patient=patient, sender=sender)
+    series = sender.series_cache.get(header.series_instance_uid)
+    if series is None:
+        series, _created = Series.objects.get_or_create(
+            series_instance_uid=header.series_instance_uid,
+            defaults={
+                "study": study,
+                "modality": header.modality,
+                "body_part": header.body_part,
+                "description": header.series_description,
+                "series_number": header.series_number,
+                "frame_of_reference_uid": header.frame_of_reference_uid,
+            },
         )
-    Series.objects.filter(pk=series.pk).update(number_of_instances=F("number_of_instances") + 1)
-    _count_study(study, series_created=series_created, header=header, sender=sender)
-    ids = [instance.pk]
-    transaction.on_commit(lambda: build_render_caches.delay(ids))
+        sender.series_cache[header.series_instance_uid] = series
+    instance = Instance.objects.create(
+        series=series,
+        sop_instance_uid=header.sop_instance_uid,
+        sop_class_uid=header.sop_class_uid,
+        instance_number=header.instance_number,
+        transfer_syntax_uid=header.transfer_syntax_uid,
+        rows=header.rows,
+        columns=header.columns,
+        number_of_frames=header.number_of_frames,
+        pixel_spacing=header.pixel_spacing,
+        size=stored.size,
+        sha256=stored.sha256,
+        storage_key=stored.key,
+        source=sender.source,
+        is_photo_of_film=sender.photo_of_film,
+        uploaded_by=sender.user,
+        sending_hospital=sender.hospital,
+    )
+    sender.touched_studies.add(study.pk)
+    sender.touched_series.add(series.pk)
+    sender.new_instance_ids.append(instance.pk)
     return instance
+
+
+def _study_for(header: Header, *, patient: Patient | None, sender: Sender) -> Study:
+    study = sender.study_cache.get(header.study_instance_uid)
+    if study is None:
+        study, _created = Study.objects.get_or_create(
+            study_instance_uid=header.study_instance_uid,
+            defaults=_study_fields(header, patient=patient, hospital=sender.hospital),
+        )
+        sender.study_cache[header.study_instance_uid] = study
+    if study.patient_id is None and patient is not None:
+        Study.objects.filter(pk=study.pk, patient=None).update(patient=patient)
+        study.patient = patient
+    return study
 
 
 def _study_fields(header: Header, *, patient: Patient | None, hospital: Hospital) -> dict:
@@ -273,30 +311,62 @@ def _study_fields(header: Header, *, patient: Patient | None, hospital: Hospital
     }
 
 
-def _count_study(study: Study, *, series_created: bool, header: Header, sender: Sender) -> None:
-    updates: dict[str, Any] = {"number_of_instances": F("number_of_instances") + 1}
-    if sender.photo_of_film:
-        updates["has_photo_of_film"] = True
-    if series_created:
-        updates["number_of_series"] = F("number_of_series") + 1
-        study = Study.objects.select_for_update().get(pk=study.pk)
-        modalities = [m for m in study.modalities.split("\\") if m]
-        if header.modality and header.modality not in modalities:
-            updates["modalities"] = "\\".join([*modalities, header.modality])[:100]
-    Study.objects.filter(pk=study.pk).update(**updates)
+def ingest_flush(*, sender: Sender) -> None:
+    """Recount the touched series and studies from the instance table (so concurrent
+    senders and crashes cannot leave counts wrong) and queue the render caches once."""
+    if not sender.new_instance_ids:
+        return
+    ids, series_ids, study_ids = (
+        list(sender.new_instance_ids), set(sender.touched_series), set(sender.touched_studies)
+    )  # fmt: skip
+    sender.new_instance_ids.clear()
+    sender.touched_series.clear()
+    sender.touched_studies.clear()
+    with transaction.atomic():
+        _recount(series_ids, study_ids, photo=sender.photo_of_film)
+        transaction.on_commit(lambda: build_render_caches.delay(ids))
+
+
+def _recount(series_ids: set[int], study_ids: set[int], *, photo: bool) -> None:
+    per_series = (
+        Instance.objects.filter(series=OuterRef("pk"))
+        .order_by()
+        .values("series")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    Series.objects.filter(pk__in=series_ids).update(number_of_instances=Subquery(per_series))
+    modalities: dict[int, list[str]] = {}
+    for study_id, modality in (
+        Series.objects.filter(study_id__in=study_ids)
+        .order_by("id")
+        .values_list("study_id", "modality")
+    ):
+        if modality and modality not in modalities.setdefault(study_id, []):
+            modalities[study_id].append(modality)
+    for study_id in study_ids:
+        updates: dict[str, Any] = {
+            "number_of_series": Series.objects.filter(study_id=study_id).count(),
+            "number_of_instances": Instance.objects.filter(series__study_id=study_id).count(),
+            "modalities": "\\".join(modalities.get(study_id, []))[:100],
+        }
+        if photo:
+            updates["has_photo_of_film"] = True
+        Study.objects.filter(pk=study_id).update(**updates)
 
 
 # --- files and zips from the browser ------------------------------------------------
 
 
 def upload_ingest(*, fp: IO[bytes], name: str, size: int, sender: Sender) -> list[IngestResult]:
-    """One uploaded file: a DICOM file, or a zip whose members are each ingested."""
+    """One uploaded file: a DICOM file, or a zip whose members are each ingested.
+    The caller calls `ingest_flush` after the last file of the request."""
     fp.seek(0)
     head = fp.read(4)
     fp.seek(0)
     if ingest.looks_like_zip(head) or name.lower().endswith(".zip"):
         return zip_ingest(fp=fp, name=name, sender=sender)
-    return [instance_ingest(fp=fp, name=name, size=size, sender=sender)]
+    return [instance_ingest(fp=fp, name=name, size=size, sender=sender, flush=False)]
 
 
 def zip_ingest(*, fp: IO[bytes], name: str, sender: Sender) -> list[IngestResult]:
@@ -316,6 +386,8 @@ def zip_ingest(*, fp: IO[bytes], name: str, sender: Sender) -> list[IngestResult
                 results.append(_rejected(label, member.error))
                 continue
             results.append(_zip_member_ingest(archive, member, label=label, sender=sender))
+            if len(sender.new_instance_ids) >= FLUSH_EVERY:
+                ingest_flush(sender=sender)
     return results
 
 
@@ -331,7 +403,7 @@ def _zip_member_ingest(
         except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError):
             return _rejected(label, IngestError("bad_zip", _("The zip member is damaged.")))
         size = spool.tell()
-        return instance_ingest(fp=spool, name=label, size=size, sender=sender)
+        return instance_ingest(fp=spool, name=label, size=size, sender=sender, flush=False)
 
 
 def _rejected(name: str, exc: IngestError) -> IngestResult:

@@ -3,6 +3,7 @@
 import shutil
 import socket
 import subprocess
+import time
 
 import pytest
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian
@@ -15,6 +16,15 @@ from viewer.listener import start_listener
 from viewer.models import Instance, Source, Study
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def wait_for(check, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def free_port() -> int:
@@ -117,8 +127,10 @@ def test_dcmtk_storescu_stores_into_pedslink(listener, county_node, tmp_path):
         check=False,
     )
     assert done.returncode == 0, done.stderr
+    assert Instance.objects.filter(series__study__study_instance_uid=study).count() == 3
+    # Counts are recounted once the association ends, just after storescu sees the release.
+    assert wait_for(lambda: Study.objects.get(study_instance_uid=study).number_of_instances == 3)
     study_row = Study.objects.get(study_instance_uid=study)
-    assert study_row.number_of_instances == 3
     assert study_row.patient is None  # unknown MRN: the unmatched queue
 
 
