@@ -3,7 +3,7 @@
 // (by SHA-256 of the stored bytes) are skipped so an interrupted upload resumes.
 import { PhotoEditor } from "./photo-editor.js";
 
-const t = (s) => (window.gettext ? window.gettext(s) : s);
+const gettext = window.gettext || ((s) => s);
 const PARALLEL = 4;
 const RETRIES = 3;
 const root = document.getElementById("uploader");
@@ -38,7 +38,7 @@ function addRow(item) {
   barCell.append(bar);
   const result = document.createElement("td");
   result.className = "result";
-  result.textContent = t("waiting");
+  result.textContent = gettext("waiting");
   tr.append(name, barCell, result);
   rows.append(tr);
   Object.assign(item, { tr, bar, result });
@@ -51,7 +51,7 @@ function overall() {
   el.value = done / total;
   const finished = queue.filter((i) => i.done).length;
   document.getElementById("overall-text").textContent =
-    interpolate(t("%s of %s files"), [finished, queue.length]);
+    interpolate(gettext("%s of %s files"), [finished, queue.length]);
   const failed = queue.filter((i) => i.failed).length;
   document.getElementById("retry").hidden = failed === 0;
   if (queue.length && queue.every((i) => i.done || i.failed) && active === 0) showSummary();
@@ -62,10 +62,10 @@ function interpolate(fmt, args) {
 }
 
 const LABELS = {
-  accepted: () => t("accepted"),
-  already_stored: () => t("already stored"),
-  conflict: () => t("rejected"),
-  rejected: () => t("rejected"),
+  accepted: () => gettext("accepted"),
+  already_stored: () => gettext("already stored"),
+  conflict: () => gettext("rejected"),
+  rejected: () => gettext("rejected"),
 };
 
 function record(item, results) {
@@ -85,26 +85,59 @@ function record(item, results) {
   item.result.dataset.status = results.every((r) => r.status === "accepted" || r.status === "already_stored") ? "ok" : "some-rejected";
 }
 
-function send(item) {
+// Small DICOM files travel a few per request (a CT slice is ~0.5 MB: per-request cost
+// would dominate); zips, big files and photos go alone. Progress is shared out by bytes.
+const BATCH_FILES = 8;
+const BATCH_BYTES = 8 * 1024 * 1024;
+
+function isSolo(item) {
+  return item.kind || /\.zip$/i.test(item.name) || item.file.size > BATCH_BYTES / 2;
+}
+
+function nextBatch() {
+  const ready = (i) => !i.done && !i.failed && !i.started && !i.checking;
+  const first = queue.find(ready);
+  if (!first) return [];
+  const batch = [first];
+  first.started = true;
+  if (isSolo(first)) return batch;
+  let bytes = first.file.size;
+  for (const item of queue) {
+    if (batch.length >= BATCH_FILES) break;
+    if (!ready(item) || isSolo(item) || item.url !== first.url) continue;
+    if (bytes + item.file.size > BATCH_BYTES) break;
+    bytes += item.file.size;
+    item.started = true;
+    batch.push(item);
+  }
+  return batch;
+}
+
+function send(batch) {
   return new Promise((resolve) => {
     const xhr = new XMLHttpRequest();
     const form = new FormData();
-    if (item.kind) {
-      form.append("kind", item.kind);
-      form.append("batch", item.batch);
-      form.append("file", item.file, item.name);
-    } else {
-      form.append("file", item.file, item.name);
-      form.append("path", item.name); // folder path, shown in the verdicts only
-    }
-    xhr.open("POST", item.url);
-    xhr.setRequestHeader("X-CSRFToken", csrf);
-    xhr.upload.onprogress = (e) => {
-      if (e.lengthComputable) {
-        item.sent = e.loaded;
-        item.bar.value = e.loaded / e.total;
-        overall();
+    for (const item of batch) {
+      if (item.kind) {
+        form.append("kind", item.kind);
+        form.append("batch", item.batch);
+      } else {
+        form.append("path", item.name); // folder path, shown in the verdicts only
       }
+      form.append("file", item.file, item.name);
+    }
+    xhr.open("POST", batch[0].url);
+    xhr.setRequestHeader("X-CSRFToken", csrf);
+    const total = batch.reduce((n, i) => n + i.file.size, 0) || 1;
+    xhr.upload.onprogress = (e) => {
+      if (!e.lengthComputable) return;
+      let left = (e.loaded / e.total) * total;
+      for (const item of batch) {
+        item.sent = Math.max(0, Math.min(item.file.size, left));
+        item.bar.value = item.file.size ? item.sent / item.file.size : 1;
+        left -= item.file.size;
+      }
+      overall();
     };
     xhr.onload = () => {
       if (xhr.status === 200) {
@@ -117,26 +150,39 @@ function send(item) {
         resolve({ ok: false, retry: false, message });
       }
     };
-    xhr.onerror = () => resolve({ ok: false, retry: true, message: t("connection lost") });
+    xhr.onerror = () => resolve({ ok: false, retry: true, message: gettext("connection lost") });
     xhr.send(form);
   });
 }
 
-async function work(item) {
+// Verdicts name the file (zip members as "archive.zip/member"); a batch is split by name.
+function splitResults(batch, results) {
+  if (batch.length === 1) return [results];
+  return batch.map((item) => results.filter((r) => r.name === item.name || r.name.startsWith(item.name + "/")));
+}
+
+async function work(batch) {
   active += 1;
-  item.failed = false;
-  item.result.textContent = t("sending");
+  for (const item of batch) {
+    item.failed = false;
+    item.result.textContent = gettext("sending");
+  }
   for (let attempt = 1; attempt <= RETRIES; attempt += 1) {
-    const answer = await send(item);
+    const answer = await send(batch);
     if (answer.ok) {
-      item.done = true;
-      item.bar.value = 1;
-      record(item, answer.body.results);
+      const parts = splitResults(batch, answer.body.results);
+      batch.forEach((item, index) => {
+        item.done = true;
+        item.bar.value = 1;
+        record(item, parts[index]);
+      });
       break;
     }
     if (!answer.retry || attempt === RETRIES) {
-      item.failed = true;
-      item.result.textContent = t("failed") + ": " + answer.message;
+      for (const item of batch) {
+        item.failed = true;
+        item.result.textContent = gettext("failed") + ": " + answer.message;
+      }
       break;
     }
     await new Promise((r) => setTimeout(r, 1000 * 2 ** attempt));
@@ -148,10 +194,9 @@ async function work(item) {
 
 function pump() {
   while (active < PARALLEL) {
-    const next = queue.find((i) => !i.done && !i.failed && !i.started);
-    if (!next) return;
-    next.started = true;
-    work(next);
+    const batch = nextBatch();
+    if (!batch.length) return;
+    work(batch);
   }
 }
 
@@ -162,14 +207,22 @@ async function enqueueDicom(files) {
   items.forEach(addRow);
   queue.push(...items);
   overall();
-  if (sha256Available()) await skipHeld(items.filter((i) => !/\.zip$/i.test(i.name) && i.file.size < 256 * 1024 * 1024));
+  if (sha256Available()) {
+    const hashable = items.filter((i) => !/\.zip$/i.test(i.name) && i.file.size < 256 * 1024 * 1024);
+    hashable.forEach((i) => { i.checking = true; });
+    try {
+      await skipHeld(hashable);
+    } finally {
+      hashable.forEach((i) => { i.checking = false; });
+    }
+  }
   pump();
 }
 
 async function skipHeld(items) {
   const hashes = new Map();
   for (const item of items) {
-    item.result.textContent = t("checking");
+    item.result.textContent = gettext("checking");
     hashes.set(await storedHash(item.file), item);
   }
   if (!hashes.size) return;
