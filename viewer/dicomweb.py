@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from pydicom.uid import UID
@@ -101,7 +102,9 @@ def stow(request: HttpRequest, study: str = "") -> HttpResponse:
         return JsonResponse({"detail": "The account has no hospital."}, status=403)
     sender = Sender(hospital=hospital, source=Source.STOW, user=request.user)
     sender.study_instance_uid = study
-    results = _stow_parts(request, params["boundary"], sender)
+    # Failure reasons go into DICOM attributes read by machines and their logs: English.
+    with translation.override("en"):
+        results = _stow_parts(request, params["boundary"], sender)
     if results is None:
         return JsonResponse({"detail": "The multipart body is malformed."}, status=400)
     record_upload_audit(request=request, results=results, patient=None)

@@ -14,6 +14,7 @@ import stat
 import struct
 import time
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -58,6 +59,7 @@ class Limits:
     max_zip_bytes: int
     max_sequence_depth: int
     parse_seconds: float
+    max_header_bytes: int = 16 * 1024**2
 
 
 @dataclass
@@ -109,9 +111,14 @@ def parse_header(fp: IO[bytes], *, size: int, limits: Limits) -> Header:
         raise IngestError("not_dicom", _("Not a DICOM file (no DICM marker)."))
     fp.seek(0)
     deadline = time.monotonic() + limits.parse_seconds
+    deflated = _inflated_size(fp, has_preamble=has_preamble, limits=limits) is not None
+    fp.seek(0)
     try:
         ds = pydicom.dcmread(
-            fp, stop_before_pixels=True, defer_size=DEFER_BYTES, force=not has_preamble
+            fp if deflated else _ReadBudget(fp, limits.max_header_bytes),
+            stop_before_pixels=True,
+            defer_size=DEFER_BYTES,
+            force=not has_preamble,
         )
         if not has_preamble and "TransferSyntaxUID" not in ds.file_meta:
             raise IngestError("not_dicom", _("Not a DICOM file (no DICM marker)."))
@@ -130,6 +137,53 @@ def parse_header(fp: IO[bytes], *, size: int, limits: Limits) -> Header:
     header = _header_from(ds, has_preamble=has_preamble)
     _check_pixel_budget(ds, header, limits)
     return header
+
+
+def _inflated_size(fp: IO[bytes], *, has_preamble: bool, limits: Limits) -> int | None:
+    """For a deflated file, its inflated size (checked against the cap by streaming, since
+    pydicom inflates the whole dataset in memory); None for every other syntax."""
+    try:
+        if has_preamble:
+            fp.seek(132)
+        meta = pydicom.filereader._read_file_meta_info(fp)
+    except Exception:  # noqa: BLE001 - the full parse below reports damage with its reason
+        return None
+    if meta.get("TransferSyntaxUID") != pydicom.uid.DeflatedExplicitVRLittleEndian:
+        return None
+    inflater, total = zlib.decompressobj(-zlib.MAX_WBITS), 0
+    while block := fp.read(1024 * 1024):
+        while block:
+            total += len(inflater.decompress(block, 1024 * 1024))
+            block = inflater.unconsumed_tail
+            if total > limits.max_header_bytes * 16:
+                raise IngestError("too_large", _("The deflated file inflates beyond the limit."))
+    return total
+
+
+class _ReadBudget:
+    """A file that refuses to hand out more than `budget` bytes: a header of millions of
+    tiny elements would otherwise cost far more memory than the file's size. Large values
+    are skipped by seeking (defer_size), which costs nothing from the budget."""
+
+    def __init__(self, fp: IO[bytes], budget: int) -> None:
+        self._fp, self._left = fp, budget
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = self._left + 1
+        self._left -= size
+        if self._left < 0:
+            raise IngestError("header_too_large", _("The DICOM header is too large."))
+        return self._fp.read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._fp.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._fp.tell()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._fp, name)
 
 
 def _check_lengths(ds: Dataset, size: int) -> None:

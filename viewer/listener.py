@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
+from django.utils import translation
 from pydicom.uid import AllTransferSyntaxes
 from pynetdicom import AE, _config, evt
 from pynetdicom.presentation import AllStoragePresentationContexts
@@ -80,7 +81,8 @@ def _on_store(event: Any) -> Any:
         setattr(event.assoc, SENDER_KEY, sender)
     name = str(event.request.AffectedSOPInstanceUID or "dataset")
     try:
-        with path.open("rb") as fp:
+        # The error comment goes to the sending PACS (an ASCII LO): English.
+        with path.open("rb") as fp, translation.override("en"):
             result = instance_ingest(
                 fp=fp, name=name, size=path.stat().st_size, sender=sender, flush=False
             )
@@ -122,6 +124,9 @@ def _on_closed(event: Any) -> None:
     if sender is not None:
         close_old_connections()
         ingest_flush(sender=sender)
+    if event.event is evt.EVT_CONN_CLOSE:
+        # Each association runs in its own thread, with its own database connection.
+        connections.close_all()
 
 
 def build_ae(ae_title: str) -> AE:

@@ -97,6 +97,7 @@ def ingest_limits() -> Limits:
         max_zip_bytes=settings.IMAGING_MAX_ZIP_BYTES,
         max_sequence_depth=settings.IMAGING_MAX_SEQUENCE_DEPTH,
         parse_seconds=settings.IMAGING_PARSE_SECONDS,
+        max_header_bytes=settings.IMAGING_MAX_HEADER_BYTES,
     )
 
 
@@ -417,19 +418,25 @@ def rejected(name: str, code: str, reason: Any) -> IngestResult:
 def record_upload_audit(
     *, request: Any, results: Iterable[IngestResult], patient: Patient | None
 ) -> None:
-    """One audit row per upload request: what was accepted, for which child."""
+    """One audit row per child the upload filed images under (one without a child for
+    rejected or unmatched files): what was accepted, out of how many."""
     results = list(results)
-    accepted = sum(r.status == Outcome.ACCEPTED for r in results)
-    audit_record(
-        request=request,
-        action=Action.CREATE,
-        object_type="dicom_upload",
-        object_id=",".join(sorted({r.study_instance_uid for r in results if r.study_instance_uid}))[
-            :128
-        ],
-        patient=patient,
-        reason=f"accepted={accepted} total={len(results)}",
-    )
+    by_child: dict[int | None, list[IngestResult]] = {}
+    for result in results:
+        key = patient.pk if patient is not None else result.patient_id
+        by_child.setdefault(key, []).append(result)
+    children = {p.pk: p for p in Patient.objects.filter(pk__in=[k for k in by_child if k])}
+    for key, group in by_child.items():
+        accepted = sum(r.status == Outcome.ACCEPTED for r in group)
+        studies = sorted({r.study_instance_uid for r in group if r.study_instance_uid})
+        audit_record(
+            request=request,
+            action=Action.CREATE,
+            object_type="dicom_upload",
+            object_id=",".join(studies)[:128],
+            patient=children.get(key) if key else None,
+            reason=f"accepted={accepted} total={len(group)}",
+        )
 
 
 # --- unmatched queue ------------------------------------------------------------------

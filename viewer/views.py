@@ -118,7 +118,8 @@ def upload_photo(request: HttpRequest, pk: int) -> JsonResponse:
 
 
 def _photo_result(request: HttpRequest, patient: Patient, data: dict, upload: Any) -> IngestResult:
-    if upload.size > settings.IMAGING_MAX_FILE_BYTES:
+    # Photos and PDFs are read whole (Pillow, the PDF wrapper): their own, smaller cap.
+    if upload.size > settings.IMAGING_MAX_PHOTO_BYTES:
         return rejected(upload.name, "too_large", _("The file is larger than the size limit."))
     raw = upload.read()
     batch, film = data["batch"], data["kind"] == "film"

@@ -65,6 +65,9 @@ def test_stow_stores_and_answers_referenced_sops(stored, child):
     assert instance.source == Source.STOW
     assert instance.series.study.patient == child  # PatientID C000123 is the child's MRN
     assert Study.objects.get(study_instance_uid=stored["chinese"].StudyInstanceUID).patient is None
+    upload = AuditEvent.objects.filter(object_type="dicom_upload", patient=child).get()
+    assert upload.reason == "accepted=2 total=2"
+    assert upload.username.startswith("integration-COUNTY")
 
 
 def test_stow_reports_failed_parts_with_reasons(live_server, county_token):

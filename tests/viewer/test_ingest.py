@@ -217,3 +217,37 @@ def test_huge_private_value_is_skipped_not_read():
     ds.add_new(0x00111010, "OB", b"\1" * (4 * 1024**2))
     header = parse(to_bytes(ds))
     assert header.patient_id == "C000123"
+
+
+def test_a_header_of_millions_of_tiny_elements_is_refused_within_its_budget():
+    ds = make_dataset()
+    data = bytearray(to_bytes(ds))
+    # 400 000 private 2-byte elements (0009,xxxx) inserted before Study Description.
+    tiny = b"".join(
+        struct.pack("<HH", 0x0009, 0x1000 + (n % 0xEFFF)) + b"SH" + struct.pack("<H", 2) + b"ab"
+        for n in range(400_000)
+    )
+    at = data.find(struct.pack("<HH", 0x0008, 0x1030))
+    data[at:at] = tiny
+    small = Limits(**{**LIMITS.__dict__, "max_header_bytes": 1024 * 1024})
+    started = time.monotonic()
+    assert reason(bytes(data), small) == "header_too_large"
+    assert time.monotonic() - started < 5
+
+
+def test_a_deflate_bomb_is_refused_without_inflating_it_in_memory():
+    import zlib
+
+    def meta_end(data: bytes) -> int:  # after (0002,0000) UL group length and the group
+        return 132 + 12 + struct.unpack("<L", data[140:144])[0]
+
+    plain = to_bytes(make_dataset())
+    ds = make_dataset()
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.1.99"
+    deflated = to_bytes(ds)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = plain[meta_end(plain) :] + b"\0" * (40 * 1024**2)
+    bomb = deflated[: meta_end(deflated)] + compressor.compress(body) + compressor.flush()
+    assert len(bomb) < 200_000
+    small = Limits(**{**LIMITS.__dict__, "max_header_bytes": 1024 * 1024})
+    assert reason(bomb, small) == "too_large"

@@ -64,8 +64,8 @@ def test_different_bytes_under_a_stored_uid_are_kept_aside_not_overwritten(web_s
     ingest(original, web_sender)
     ds.StudyDescription = "Changed"
     result = ingest(to_bytes(ds), web_sender)
-    assert result.status == Outcome.CONFLICT
-    assert "already stored" in result.reason
+    assert (result.status, result.code) == (Outcome.CONFLICT, "conflict")
+    assert result.reason
     instance = Instance.objects.get()
     with default_storage.open(instance.storage_key) as fp:
         assert fp.read()[128:] == original[128:]

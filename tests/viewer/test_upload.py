@@ -220,3 +220,16 @@ def test_upload_page_query_count_does_not_grow(
         post_files(client, child, upload("IM", make_file()))
     with django_assert_max_num_queries(14):
         client.get(reverse("viewer:upload", args=[child.pk]))
+
+
+def test_a_photo_over_its_cap_is_refused(login, county_doctor, child, settings):
+    settings.IMAGING_MAX_PHOTO_BYTES = 100
+    data = {
+        "file": upload("big.jpg", _jpeg_with_exif_rotation()),
+        "kind": "film",
+        "batch": "batch-0004",
+    }
+    response = login(county_doctor).post(reverse("viewer:upload-photo", args=[child.pk]), data)
+    [result] = response.json()["results"]
+    assert (result["name"], result["code"]) == ("big.jpg", "too_large")
+    assert not Instance.objects.exists()
