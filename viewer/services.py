@@ -15,6 +15,7 @@ from typing import IO, Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 
@@ -86,6 +87,7 @@ class Sender:
     series_cache: dict[str, Series] = field(default_factory=dict)
     touched_studies: set[int] = field(default_factory=set)
     touched_series: set[int] = field(default_factory=set)
+    new_series: bool = False
     new_instance_ids: list[int] = field(default_factory=list)
 
 
@@ -248,7 +250,7 @@ def _index(
     study = _study_for(header, patient=patient, sender=sender)
     series = sender.series_cache.get(header.series_instance_uid)
     if series is None:
-        series, _created = Series.objects.get_or_create(
+        series, created = Series.objects.get_or_create(
             series_instance_uid=header.series_instance_uid,
             defaults={
                 "study": study,
@@ -260,6 +262,7 @@ def _index(
             },
         )
         sender.series_cache[header.series_instance_uid] = series
+        sender.new_series |= created
     instance = Instance.objects.create(
         series=series,
         sop_instance_uid=header.sop_instance_uid,
@@ -323,12 +326,14 @@ def ingest_flush(*, sender: Sender) -> None:
     sender.new_instance_ids.clear()
     sender.touched_series.clear()
     sender.touched_studies.clear()
+    new_series, sender.new_series = sender.new_series, False
     with transaction.atomic():
-        _recount(series_ids, study_ids, photo=sender.photo_of_film)
+        _recount(series_ids, study_ids, photo=sender.photo_of_film, modalities=new_series)
         transaction.on_commit(lambda: build_render_caches.delay(ids))
 
 
-def _recount(series_ids: set[int], study_ids: set[int], *, photo: bool) -> None:
+def _recount(series_ids: set[int], study_ids: set[int], *, photo: bool, modalities: bool) -> None:
+    """Two UPDATEs with subqueries; the modality list only when a series was created."""
     per_series = (
         Instance.objects.filter(series=OuterRef("pk"))
         .order_by()
@@ -336,24 +341,45 @@ def _recount(series_ids: set[int], study_ids: set[int], *, photo: bool) -> None:
         .annotate(n=Count("*"))
         .values("n")
     )
-    Series.objects.filter(pk__in=series_ids).update(number_of_instances=Subquery(per_series))
-    modalities: dict[int, list[str]] = {}
+    Series.objects.filter(pk__in=series_ids).update(
+        number_of_instances=Coalesce(Subquery(per_series), 0)
+    )
+    study_instances = (
+        Instance.objects.filter(series__study=OuterRef("pk"))
+        .order_by()
+        .values("series__study")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    study_series = (
+        Series.objects.filter(study=OuterRef("pk"))
+        .order_by()
+        .values("study")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    updates: dict[str, Any] = {
+        "number_of_instances": Coalesce(Subquery(study_instances), 0),
+        "number_of_series": Coalesce(Subquery(study_series), 0),
+    }
+    if photo:
+        updates["has_photo_of_film"] = True
+    Study.objects.filter(pk__in=study_ids).update(**updates)
+    if modalities:
+        _relist_modalities(study_ids)
+
+
+def _relist_modalities(study_ids: set[int]) -> None:
+    found: dict[int, list[str]] = {pk: [] for pk in study_ids}
     for study_id, modality in (
         Series.objects.filter(study_id__in=study_ids)
         .order_by("id")
         .values_list("study_id", "modality")
     ):
-        if modality and modality not in modalities.setdefault(study_id, []):
-            modalities[study_id].append(modality)
-    for study_id in study_ids:
-        updates: dict[str, Any] = {
-            "number_of_series": Series.objects.filter(study_id=study_id).count(),
-            "number_of_instances": Instance.objects.filter(series__study_id=study_id).count(),
-            "modalities": "\\".join(modalities.get(study_id, []))[:100],
-        }
-        if photo:
-            updates["has_photo_of_film"] = True
-        Study.objects.filter(pk=study_id).update(**updates)
+        if modality and modality not in found[study_id]:
+            found[study_id].append(modality)
+    for study_id, names in found.items():
+        Study.objects.filter(pk=study_id).update(modalities="\\".join(names)[:100])
 
 
 # --- files and zips from the browser ------------------------------------------------

@@ -79,5 +79,7 @@ def test_doctor_uploads_a_folder_a_zip_and_a_photo(
     )
     assert Instance.objects.count() == 5
 
+    # The child's page lists the three studies (folder, zip, photo), the photo labelled.
     page.goto(f"{live_server.url}/patients/{child.pk}/")
-    assert page.locator("#studies").count() == 1
+    assert page.locator("#studies tbody tr").count() == 3
+    assert page.locator("#studies .film-label").count() == 1
