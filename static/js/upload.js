@@ -206,9 +206,15 @@ async function enqueueDicom(files) {
   const items = files.map((file) => ({ file, name: file.webkitRelativePath || file.relPath || file.name, url: root.dataset.filesUrl }));
   items.forEach(addRow);
   queue.push(...items);
+  // Refuse what the server would refuse anyway, before a slow link spends time on it.
+  const maxBytes = Number(root.dataset.maxBytes);
+  for (const item of items.filter((i) => maxBytes && i.file.size > maxBytes)) {
+    item.done = true;
+    record(item, [{ name: item.name, status: "rejected", reason: gettext("The file is larger than the size limit.") }]);
+  }
   overall();
   if (sha256Available()) {
-    const hashable = items.filter((i) => !/\.zip$/i.test(i.name) && i.file.size < 256 * 1024 * 1024);
+    const hashable = items.filter((i) => !i.done && !/\.zip$/i.test(i.name) && i.file.size < 256 * 1024 * 1024);
     hashable.forEach((i) => { i.checking = true; });
     try {
       await skipHeld(hashable);
