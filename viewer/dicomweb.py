@@ -13,6 +13,7 @@ import struct
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import numpy as np
 import pydicom
 from django.conf import settings
 from django.db.models import Q, QuerySet
@@ -608,9 +609,12 @@ def _read_frames(instance: Instance, numbers: list[int]) -> Iterator[bytes]:
         frame = length // max(instance.number_of_frames, 1)
         size = (ds.Rows * ds.Columns * ds.get("SamplesPerPixel", 1) * ds.BitsAllocated) // 8
         frame = size or frame
+        swap = endian == ">" and ds.BitsAllocated in (16, 32)
         for number in numbers:
             fp.seek(at + header_len + (number - 1) * frame)
-            yield fp.read(frame)
+            data = fp.read(frame)
+            # Frames are served little endian (their transfer-syntax says so).
+            yield _little_endian(data, ds.BitsAllocated) if swap else data
 
 
 def _deflated_frames(instance: Instance, numbers: list[int]) -> Iterator[bytes]:
@@ -631,3 +635,8 @@ def stow_or_qido_studies(request: HttpRequest) -> HttpResponse:
 @csrf_exempt
 def stow_or_wado_study(request: HttpRequest, study: str) -> HttpResponse:
     return stow(request, study=study) if request.method == "POST" else wado(request, study=study)
+
+
+def _little_endian(data: bytes, bits: int) -> bytes:
+    width = bits // 8
+    return np.frombuffer(data, dtype=f">u{width}").astype(f"<u{width}").tobytes()
