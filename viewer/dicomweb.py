@@ -101,7 +101,7 @@ def stow(request: HttpRequest, study: str = "") -> HttpResponse:
     hospital = request.user.hospital
     if hospital is None:
         return JsonResponse({"detail": "The account has no hospital."}, status=403)
-    sender = Sender(hospital=hospital, source=Source.STOW, user=request.user)
+    sender = Sender(hospital=hospital, source=Source.STOW, user=request.user, defer_index=True)
     sender.study_instance_uid = study
     # Failure reasons go into DICOM attributes read by machines and their logs: English.
     with translation.override("en"):
@@ -129,7 +129,7 @@ def _stow_parts(request: HttpRequest, boundary: str, sender: Sender) -> list[Ing
             results.append(
                 instance_ingest(fp=part.file, name=name, size=part.size, sender=sender, flush=False)
             )
-            if len(sender.new_instance_ids) >= FLUSH_EVERY:
+            if sender.backlog >= FLUSH_EVERY:
                 ingest_flush(sender=sender)
     except multipart.MultipartError:
         return None

@@ -86,7 +86,7 @@ def _on_store(event: Any) -> Any:
             result = instance_ingest(
                 fp=fp, name=name, size=path.stat().st_size, sender=sender, flush=False
             )
-        if len(sender.new_instance_ids) >= FLUSH_EVERY:
+        if sender.backlog >= FLUSH_EVERY:
             ingest_flush(sender=sender)
     finally:
         path.unlink(missing_ok=True)

@@ -71,6 +71,16 @@ class IngestResult:
 
 
 @dataclass
+class Pending:
+    """A stored file waiting for its batch's INSERT; its result is completed then."""
+
+    header: Header
+    stored: storage.Stored
+    patient: Patient | None
+    result: IngestResult
+
+
+@dataclass
 class Sender:
     """Who is sending: the hospital, the person (none for C-STORE), the way in, and the child
     the upload is for (browser and photos) if chosen."""
@@ -88,6 +98,15 @@ class Sender:
     touched_studies: set[int] = field(default_factory=set)
     touched_series: set[int] = field(default_factory=set)
     new_series: bool = False
+    # Batches (STOW body, zip, upload request) index their instances in one INSERT at flush.
+    defer_index: bool = False
+    pending: list[Pending] = field(default_factory=list)
+
+    @property
+    def backlog(self) -> int:
+        """Instances stored since the last flush."""
+        return len(self.pending) + len(self.new_instance_ids)
+
     new_instance_ids: list[int] = field(default_factory=list)
 
 
@@ -109,9 +128,10 @@ def instance_ingest(
     """Ingest one PS3.10 file: validate, parse the header, dedupe, store, index.
 
     Never raises for bad input: the result says accepted / already stored / conflict /
-    rejected with a reason. The instance row is committed before this returns. Counts
-    and the render-cache task follow in `ingest_flush`, called here unless `flush=False`
-    (a batch: STOW request, zip, C-STORE association) and then once by the caller.
+    rejected with a reason. The instance row is committed before this returns, unless the
+    sender batches (`defer_index`: one INSERT per STOW body or upload request at flush,
+    which then completes the results). Counts and the render-cache task follow in
+    `ingest_flush`, called here unless `flush=False` (a batch) and then once by the caller.
     """
     result = _ingest_one(fp=fp, name=name, size=size, sender=sender)
     if flush:
@@ -128,6 +148,10 @@ def _ingest_one(*, fp: IO[bytes], name: str, size: int, sender: Sender) -> Inges
     # Insert first, dedupe on the unique SOP Instance UID: one query fewer for every new
     # instance; a duplicate costs a write and a delete instead.
     stored = storage.store_file(fp, add_preamble=not header.has_preamble)
+    if sender.defer_index:
+        result = _accepted(name, header, patient)
+        sender.pending.append(Pending(header, stored, patient, result))
+        return result
     try:
         instance = _index(header, stored, patient=patient, sender=sender)
     except IntegrityError:
@@ -139,6 +163,12 @@ def _ingest_one(*, fp: IO[bytes], name: str, size: int, sender: Sender) -> Inges
             storage.delete_stored(stored.key)
             raise
         return _duplicate(stored, name=name, header=header, existing=existing, sender=sender)
+    result = _accepted(name, header, patient)
+    result.instance_id = instance.pk
+    return result
+
+
+def _accepted(name: str, header: Header, patient: Patient | None) -> IngestResult:
     return IngestResult(
         name=name,
         status=Outcome.ACCEPTED,
@@ -146,7 +176,6 @@ def _ingest_one(*, fp: IO[bytes], name: str, size: int, sender: Sender) -> Inges
         sop_class_uid=header.sop_class_uid,
         study_instance_uid=header.study_instance_uid,
         series_instance_uid=header.series_instance_uid,
-        instance_id=instance.pk,
         patient_id=patient.pk if patient else None,
     )
 
@@ -248,6 +277,15 @@ def _index(
     header: Header, stored: storage.Stored, *, patient: Patient | None, sender: Sender
 ) -> Instance:
     study = _study_for(header, patient=patient, sender=sender)
+    series = _series_for(header, study=study, sender=sender)
+    instance = Instance.objects.create(**_instance_fields(header, stored, series, sender))
+    sender.touched_studies.add(study.pk)
+    sender.touched_series.add(series.pk)
+    sender.new_instance_ids.append(instance.pk)
+    return instance
+
+
+def _series_for(header: Header, *, study: Study, sender: Sender) -> Series:
     series = sender.series_cache.get(header.series_instance_uid)
     if series is None:
         series, created = Series.objects.get_or_create(
@@ -263,28 +301,30 @@ def _index(
         )
         sender.series_cache[header.series_instance_uid] = series
         sender.new_series |= created
-    instance = Instance.objects.create(
-        series=series,
-        sop_instance_uid=header.sop_instance_uid,
-        sop_class_uid=header.sop_class_uid,
-        instance_number=header.instance_number,
-        transfer_syntax_uid=header.transfer_syntax_uid,
-        rows=header.rows,
-        columns=header.columns,
-        number_of_frames=header.number_of_frames,
-        pixel_spacing=header.pixel_spacing,
-        size=stored.size,
-        sha256=stored.sha256,
-        storage_key=stored.key,
-        source=sender.source,
-        is_photo_of_film=sender.photo_of_film,
-        uploaded_by=sender.user,
-        sending_hospital=sender.hospital,
-    )
-    sender.touched_studies.add(study.pk)
-    sender.touched_series.add(series.pk)
-    sender.new_instance_ids.append(instance.pk)
-    return instance
+    return series
+
+
+def _instance_fields(
+    header: Header, stored: storage.Stored, series: Series, sender: Sender
+) -> dict[str, Any]:
+    return {
+        "series": series,
+        "sop_instance_uid": header.sop_instance_uid,
+        "sop_class_uid": header.sop_class_uid,
+        "instance_number": header.instance_number,
+        "transfer_syntax_uid": header.transfer_syntax_uid,
+        "rows": header.rows,
+        "columns": header.columns,
+        "number_of_frames": header.number_of_frames,
+        "pixel_spacing": header.pixel_spacing,
+        "size": stored.size,
+        "sha256": stored.sha256,
+        "storage_key": stored.key,
+        "source": sender.source,
+        "is_photo_of_film": sender.photo_of_film,
+        "uploaded_by": sender.user,
+        "sending_hospital": sender.hospital,
+    }
 
 
 def _study_for(header: Header, *, patient: Patient | None, sender: Sender) -> Study:
@@ -318,6 +358,8 @@ def _study_fields(header: Header, *, patient: Patient | None, hospital: Hospital
 def ingest_flush(*, sender: Sender) -> None:
     """Recount the touched series and studies from the instance table (so concurrent
     senders and crashes cannot leave counts wrong) and queue the render caches once."""
+    if sender.pending:
+        _index_pending(sender)
     if not sender.new_instance_ids:
         return
     ids, series_ids, study_ids = (
@@ -330,6 +372,69 @@ def ingest_flush(*, sender: Sender) -> None:
     with transaction.atomic():
         _recount(series_ids, study_ids, photo=sender.photo_of_film, modalities=new_series)
         transaction.on_commit(lambda: build_render_caches.delay(ids))
+
+
+def _index_pending(sender: Sender) -> None:
+    """One INSERT for a batch's new instances; duplicates resolved as one by one would."""
+    pending, sender.pending = sender.pending, []
+    uids = [p.header.sop_instance_uid for p in pending]
+    existing = {i.sop_instance_uid: i for i in Instance.objects.filter(sop_instance_uid__in=uids)}
+    fresh: dict[str, Pending] = {}
+    later: list[Pending] = []
+    for item in pending:
+        uid = item.header.sop_instance_uid
+        if uid in existing or uid in fresh:
+            later.append(item)  # compared once the first copy is indexed
+        else:
+            fresh[uid] = item
+    try:
+        rows = _insert_batch(list(fresh.values()), sender)
+    except IntegrityError:
+        # Another sender indexed one of these meanwhile: fall back to one at a time.
+        sender.study_cache.clear()
+        sender.series_cache.clear()
+        rows = {}
+        later = list(fresh.values()) + later
+    existing.update(rows)
+    for item in later:
+        _settle_one(item, existing, sender)
+
+
+@transaction.atomic
+def _insert_batch(items: list[Pending], sender: Sender) -> dict[str, Instance]:
+    objects = []
+    for item in items:
+        study = _study_for(item.header, patient=item.patient, sender=sender)
+        series = _series_for(item.header, study=study, sender=sender)
+        objects.append(Instance(**_instance_fields(item.header, item.stored, series, sender)))
+        sender.touched_studies.add(study.pk)
+        sender.touched_series.add(series.pk)
+    Instance.objects.bulk_create(objects)
+    for item, row in zip(items, objects, strict=True):
+        item.result.instance_id = row.pk
+        sender.new_instance_ids.append(row.pk)
+    return {row.sop_instance_uid: row for row in objects}
+
+
+def _settle_one(item: Pending, existing: dict[str, Instance], sender: Sender) -> None:
+    """A batch member whose UID was already indexed (before or earlier in this batch), or
+    one the bulk INSERT could not take: the single-instance path decides."""
+    header, result = item.header, item.result
+    row = existing.get(header.sop_instance_uid)
+    if row is None:
+        try:
+            row = _index(header, item.stored, patient=item.patient, sender=sender)
+        except IntegrityError:
+            sender.study_cache.clear()
+            sender.series_cache.clear()
+            row = Instance.objects.get(sop_instance_uid=header.sop_instance_uid)
+        else:
+            result.instance_id = row.pk
+            existing[header.sop_instance_uid] = row
+            return
+    verdict = _duplicate(item.stored, name=result.name, header=header, existing=row, sender=sender)
+    result.status, result.code, result.reason = verdict.status, verdict.code, verdict.reason
+    result.instance_id, result.series_instance_uid = row.pk, ""
 
 
 def _recount(series_ids: set[int], study_ids: set[int], *, photo: bool, modalities: bool) -> None:
@@ -413,7 +518,7 @@ def zip_ingest(*, fp: IO[bytes], name: str, sender: Sender) -> list[IngestResult
                 results.append(_rejected(label, member.error))
                 continue
             results.append(_zip_member_ingest(archive, member, label=label, sender=sender))
-            if len(sender.new_instance_ids) >= FLUSH_EVERY:
+            if sender.backlog >= FLUSH_EVERY:
                 ingest_flush(sender=sender)
     return results
 

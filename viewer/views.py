@@ -73,7 +73,11 @@ def upload_files(request: HttpRequest, pk: int) -> JsonResponse:
     """The page sends one file (or a few) per request: DICOM files or zips."""
     patient = _upload_patient(request, pk)
     sender = Sender(
-        hospital=request.user.hospital, source=Source.WEB, user=request.user, patient=patient
+        hospital=request.user.hospital,
+        source=Source.WEB,
+        user=request.user,
+        patient=patient,
+        defer_index=True,
     )
     results: list[IngestResult] = []
     files = request.FILES.getlist("file")

@@ -119,3 +119,57 @@ def test_bad_input_is_rejected_with_the_file_name(web_sender, bad):
     result = ingest(bad, web_sender, name="scan.txt")
     assert (result.status, result.name) == (Outcome.REJECTED, "scan.txt")
     assert result.reason
+
+
+@pytest.fixture
+def batch(county_hospital):
+    return Sender(hospital=county_hospital, source=Source.STOW, defer_index=True)
+
+
+def ingest_batch(sender, *files: bytes):
+    from viewer.services import ingest_flush
+
+    results = [
+        instance_ingest(
+            fp=io.BytesIO(data), name=f"part {n}", size=len(data), sender=sender, flush=False
+        )
+        for n, data in enumerate(files, 1)
+    ]
+    assert all(r.instance_id is None for r in results if r.status == Outcome.ACCEPTED)
+    ingest_flush(sender=sender)
+    return results
+
+
+def test_a_batch_is_indexed_in_one_go_and_counted(batch):
+    study = make_dataset().StudyInstanceUID
+    files = [make_file(study_uid=study, series_uid="1.2.9", instance_number=n) for n in range(20)]
+    results = ingest_batch(batch, *files)
+    assert {r.status for r in results} == {Outcome.ACCEPTED}
+    ids = {r.instance_id for r in results}
+    assert set(Instance.objects.values_list("id", flat=True)) == ids
+    row = Study.objects.get(study_instance_uid=study)
+    assert (row.number_of_series, row.number_of_instances, row.modalities) == (1, 20, "CT")
+
+
+def test_a_batch_settles_duplicates_within_itself_and_against_the_index(batch, pacs_sender):
+    stored_before = make_dataset()
+    ingest(to_bytes(stored_before), pacs_sender)
+    twice = make_dataset()
+    changed = make_dataset(
+        sop_uid=twice.SOPInstanceUID,
+        study_uid=twice.StudyInstanceUID,
+        series_uid=twice.SeriesInstanceUID,
+        fill=7,
+    )
+    results = ingest_batch(
+        batch, to_bytes(stored_before), to_bytes(twice), to_bytes(twice), to_bytes(changed)
+    )
+    assert [r.status for r in results] == [
+        Outcome.ALREADY_STORED,
+        Outcome.ACCEPTED,
+        Outcome.ALREADY_STORED,
+        Outcome.CONFLICT,
+    ]
+    assert Instance.objects.count() == 2
+    assert IngestConflict.objects.get().existing.sop_instance_uid == twice.SOPInstanceUID
+    assert results[1].instance_id == results[2].instance_id
