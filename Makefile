@@ -46,7 +46,7 @@ run: install messages redis
 	$(VENV)/bin/honcho start -f Procfile
 
 test: install messages redis
-	scripts/ensure_system.sh chromium dcmtk
+	scripts/ensure_system.sh chromium docker-compose dcmtk
 	DATABASE_URL=$(TEST_DATABASE_URL) scripts/ensure_postgres.sh
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest $(PYTEST_ARGS)
 

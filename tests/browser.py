@@ -77,6 +77,5 @@ def browser_login(page, live_server, user, password: str) -> None:  # noqa: ANN0
     page.goto(f"{live_server.url}/login/")
     page.fill("input[name=username]", user.username)
     page.fill("input[name=password]", password)
-    # The top bar has submit buttons too (language switch): press the login form's own.
-    page.click("main form button[type=submit]")
+    page.click("main button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
