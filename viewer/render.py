@@ -163,10 +163,21 @@ def apply_window(values: np.ndarray, window: Window) -> np.ndarray:
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def auto_window(values: np.ndarray) -> Window:
-    """The full range of the frame, for files that carry no window."""
+def auto_window(values: np.ndarray, ds: Dataset | None = None) -> Window:
+    """For files that carry no window: unsigned 8-bit data as stored (ultrasound, photos:
+    a uniform or dark frame stays as it is), otherwise the full range of the frame."""
+    if ds is not None and _is_plain_8bit(ds):
+        return Window(128.0, 256.0)
     lo, hi = float(values.min()), float(values.max())
     return Window((lo + hi) / 2 + 0.5, max(hi - lo + 1, 1.0))
+
+
+def _is_plain_8bit(ds: Dataset) -> bool:
+    return (
+        int(ds.get("BitsStored", 16) or 16) <= 8
+        and int(ds.get("PixelRepresentation", 0) or 0) == 0
+        and "RescaleSlope" not in ds
+    )
 
 
 def _to_uint8(arr: np.ndarray, bits: int) -> np.ndarray:
@@ -196,7 +207,7 @@ def display_pixels(ds: Dataset, frame: int = 0, window: Window | None = None) ->
     elif "VOILUTSequence" in ds:
         out = _voi_lut_sequence(values, ds)
     else:
-        out = apply_window(values, file_window(ds) or auto_window(values))
+        out = apply_window(values, file_window(ds) or auto_window(values, ds))
     if photometric == "MONOCHROME1":
         out = 255 - out
     return out
