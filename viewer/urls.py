@@ -1,6 +1,6 @@
 from django.urls import path
 
-from viewer import api, render_views, views
+from viewer import api, ohif, render_views, views
 
 app_name = "viewer"
 
@@ -34,6 +34,13 @@ viewer_urlpatterns = [
     ),
 ]
 
+# OHIF Viewer 3 (files under /static/ohif/ from `make ohif`; the app and its config here).
+ohif_urlpatterns = [
+    path("ohif/app-config.js", ohif.app_config, name="ohif-config"),
+    path("ohif/", ohif.app, name="ohif"),
+    path("ohif/<path:path>", ohif.app),
+]
+
 # DICOMweb rendered and thumbnail resources (viewer branch; QIDO/WADO/STOW live beside them).
 rendered_urlpatterns = [
     path(f"dicomweb/studies/{UID}/rendered", render_views.study_rendered),
@@ -46,4 +53,4 @@ rendered_urlpatterns = [
     path(f"{INSTANCE}/frames/<str:frames>/thumbnail", render_views.frames_thumbnail),
 ]
 
-urlpatterns: list = [*viewer_urlpatterns, *rendered_urlpatterns]
+urlpatterns: list = [*viewer_urlpatterns, *ohif_urlpatterns, *rendered_urlpatterns]
