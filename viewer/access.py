@@ -17,7 +17,7 @@ from django.http import Http404, HttpRequest
 
 from consult.audit import Action, audit_denied, audit_record
 from viewer.models import Instance, Series, Study
-from viewer.selectors import instances_visible_to, series_visible_to, studies_visible_to
+from viewer.selectors import studies_visible_to
 
 
 def _denied(request: HttpRequest, object_type: str, object_id: str) -> Http404:
@@ -25,26 +25,38 @@ def _denied(request: HttpRequest, object_type: str, object_id: str) -> Http404:
     return Http404()
 
 
+def may_see_study(request: HttpRequest, study_id: int) -> bool:
+    """The access selector's answer for one study. A yes is remembered in Redis for
+    VIEWER_ACCESS_CACHE_SECONDS (default 60) so that scrolling a 300-slice series asks
+    PostgreSQL once, not 300 times; a no is never remembered (each refusal is audited)."""
+    user: Any = request.user
+    key = f"viewer:may-see:{user.pk}:{study_id}"
+    if cache.get(key):
+        return True
+    allowed = studies_visible_to(user).filter(pk=study_id).exists()
+    if allowed:
+        cache.set(key, 1, timeout=getattr(settings, "VIEWER_ACCESS_CACHE_SECONDS", 60))
+    return allowed
+
+
 def get_study_for(request: HttpRequest, study_uid: str) -> Study:
     study = (
-        studies_visible_to(request.user)
-        .select_related("patient", "hospital")
+        Study.objects.select_related("patient", "hospital")
         .filter(study_instance_uid=study_uid)
         .first()
     )
-    if study is None:
+    if study is None or not may_see_study(request, study.pk):
         raise _denied(request, "study", study_uid)
     return study
 
 
 def get_series_for(request: HttpRequest, study_uid: str, series_uid: str) -> Series:
     series = (
-        series_visible_to(request.user)
-        .select_related("study")
+        Series.objects.select_related("study")
         .filter(series_instance_uid=series_uid, study__study_instance_uid=study_uid)
         .first()
     )
-    if series is None:
+    if series is None or not may_see_study(request, series.study_id):
         raise _denied(request, "series", series_uid)
     return series
 
@@ -53,8 +65,7 @@ def get_instance_for(
     request: HttpRequest, study_uid: str, series_uid: str, sop_uid: str
 ) -> Instance:
     instance = (
-        instances_visible_to(request.user)
-        .select_related("series__study")
+        Instance.objects.select_related("series__study")
         .filter(
             sop_instance_uid=sop_uid,
             series__series_instance_uid=series_uid,
@@ -62,7 +73,7 @@ def get_instance_for(
         )
         .first()
     )
-    if instance is None:
+    if instance is None or not may_see_study(request, instance.series.study_id):
         raise _denied(request, "instance", sop_uid)
     return instance
 

@@ -236,3 +236,27 @@ def test_large_image_renders_reduced_to_the_viewport(login, county_doctor, child
     )
     response = login(county_doctor).get(url)
     assert image(response).size == (512, 512)
+
+
+def test_scrolling_asks_the_access_selector_once(
+    login, county_doctor, ct_study, django_assert_max_num_queries
+):
+    client = login(county_doctor)
+    instances = list(ct_study.series.first().instances.all())
+    base = f"/dicomweb/studies/{ct_study.study_instance_uid}/series/"
+    urls_ = [
+        f"{base}{i.series.series_instance_uid}/instances/{i.sop_instance_uid}/frames/1/rendered"
+        for i in instances
+    ]
+    client.get(urls_[0])
+    # session, user, instance by UIDs, session save (+ savepoint): no access subqueries.
+    with django_assert_max_num_queries(6):
+        assert client.get(urls_[1]).status_code == 200
+
+
+def test_refusals_are_not_remembered(login, outsider, ct_study):
+    _, _, ibase = urls(ct_study)
+    client = login(outsider)
+    assert client.get(f"{ibase}/rendered").status_code == 404
+    assert client.get(f"{ibase}/rendered").status_code == 404
+    assert AuditEvent.objects.filter(user=outsider, action="denied").count() == 2
