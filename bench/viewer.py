@@ -34,6 +34,7 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 WARM_ROUNDS = int(os.environ.get("BENCH_WARM_ROUNDS", "3"))
 CONCURRENCY = (1, 8, 32)
+PARTS = set(os.environ.get("BENCH_PARTS", "load,worker,browser").split(","))
 PY = str(ROOT / ".venv" / "bin" / "python")
 
 
@@ -424,6 +425,12 @@ def browser_benchmark(port: int, study_uid: str, cookie: str) -> dict[str, float
             context.add_cookies(
                 [{"name": "sessionid", "value": cookie, "url": f"http://127.0.0.1:{port}"}]
             )
+            warm = urllib.request.Request(
+                f"http://127.0.0.1:{port}/viewer/studies/{study_uid}/",
+                headers={"Cookie": f"sessionid={cookie}"},
+            )
+            for _ in range(3):  # a warm server (templates compiled, pool filled)
+                urllib.request.urlopen(warm).read()  # noqa: S310
             page = context.new_page()  # a fresh browser cache: no frame comes from it
             page.goto(f"http://127.0.0.1:{port}/viewer/studies/{study_uid}/")
             page.wait_for_selector("#vp-main[data-loaded='all']", timeout=120_000)
@@ -431,6 +438,16 @@ def browser_benchmark(port: int, study_uid: str, cookie: str) -> dict[str, float
                 """() => Object.fromEntries(performance.getEntriesByType('mark')
                     .map(m => [m.name, m.startTime]))"""
             )
+            nav = page.evaluate(
+                """() => { const n = performance.getEntriesByType('navigation')[0];
+                    const r = performance.getEntriesByType('resource');
+                    const first = r.find(e => /frames\\/\\d+\\/(rendered|modality)/.test(e.name));
+                    return {html: n.responseEnd, dcl: n.domContentLoadedEventEnd,
+                            frame_start: first ? first.startTime : -1,
+                            frame_end: first ? first.responseEnd : -1}; }"""
+            )
+            for key, value in nav.items():
+                out[f"{label}_{key}_ms"] = value
             out[f"{label}_first_image_ms"] = marks["viewer:first-image"]
             out[f"{label}_series_loaded_ms"] = marks["viewer:series-loaded"]
             if label == "desktop":
@@ -472,24 +489,31 @@ def main() -> None:
         study_uid, uids, cookie, ids = index_study(paths)
         ped, ped_port = start_pedslink(media)
         procs.append(ped)
-        orth, orth_port = start_orthanc(work)
-        procs.append(orth)
-        upload_to_orthanc(orth_port, paths)
+        if "load" in PARTS:
+            orth, orth_port = start_orthanc(work)
+            procs.append(orth)
+            upload_to_orthanc(orth_port, paths)
+            print("\nRendered frame (JPEG), cold = empty render cache, warm = cached; Orthanc")
+            for clients, cold, warm, orth_r in rendered_benchmark(
+                ped_port, orth_port, uids, cookie, media
+            ):
+                print(f"-- {clients} concurrent clients")
+                print(fmt_row("PedsLink cold", cold))
+                print(fmt_row("PedsLink warm", warm))
+                print(fmt_row("Orthanc", orth_r))
+                print(f"   warm / Orthanc: {warm['rate'] / orth_r['rate']:.2f}x")
 
-        print("\nRendered frame (JPEG), cold = empty render cache, warm = cached; Orthanc renders")
-        for clients, cold, warm, orth_r in rendered_benchmark(
-            ped_port, orth_port, uids, cookie, media
-        ):
-            print(f"-- {clients} concurrent clients")
-            print(fmt_row("PedsLink cold", cold))
-            print(fmt_row("PedsLink warm", warm))
-            print(fmt_row("Orthanc", orth_r))
-            print(f"   warm / Orthanc: {warm['rate'] / orth_r['rate']:.2f}x")
+        if "worker" in PARTS:
+            rate, n = worker_rate(ids, media)
+            print(f"\nCelery worker (2 processes) cache build: {rate:.1f} frames/s over {n} frames")
+            print("  (per frame: default-window JPEG + lossless 16-bit PNG; plus series thumbnail)")
+        else:
+            from viewer.render_cache import build_for_instances
 
-        rate, n = worker_rate(ids, media)
-        print(f"\nCelery worker (2 processes) cache build: {rate:.1f} frames/s over {n} frames")
-        print("  (per frame: default-window JPEG + lossless 16-bit PNG; plus series thumbnail)")
+            build_for_instances(ids)
 
+        if "browser" not in PARTS:
+            return
         figures = browser_benchmark(ped_port, study_uid, cookie)
         print("\nChromium (warm cache):")
         for key, value in figures.items():

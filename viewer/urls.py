@@ -23,6 +23,11 @@ viewer_urlpatterns = [
         name="viewer-modality16",
     ),
     path(
+        "viewer/studies/<str:study>/series/<str:series>/frames",
+        views.series_frames_batch,
+        name="viewer-frames-batch",
+    ),
+    path(
         "viewer/api/studies/<str:study>/measurements/",
         api.StudyMeasurements.as_view(),
         name="viewer-measurements",

@@ -140,3 +140,59 @@ def test_modality16_refused_to_outsider(login, outsider, ct_study):
     )
     assert login(outsider).get(url).status_code == 404
     assert AuditEvent.objects.filter(user=outsider, action="denied").count() == 1
+
+
+def batch_url(study, frames, kind="m16"):
+    series = study.series.first()
+    return (
+        f"/viewer/studies/{study.study_instance_uid}/series/{series.series_instance_uid}"
+        f"/frames?kind={kind}&frames={frames}"
+    )
+
+
+def parse_batch(body):
+    length = int.from_bytes(body[:4], "big")
+    index = json.loads(body[4 : 4 + length])
+    pos, parts = 4 + length, []
+    for entry in index:
+        parts.append(body[pos : pos + entry["length"]])
+        pos += entry["length"]
+    return index, parts
+
+
+def test_batch_returns_many_frames_in_one_response(login, county_doctor, ct_study):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    instances = list(ct_study.series.first().instances.order_by("instance_number"))
+    frames = ",".join(f"{i.sop_instance_uid}:1" for i in instances)
+    response = login(county_doctor).get(batch_url(ct_study, frames))
+    assert response.status_code == 200
+    index, parts = parse_batch(response.content)
+    assert [e["uid"] for e in index] == [i.sop_instance_uid for i in instances]
+    for k, (entry, data) in enumerate(zip(index, parts, strict=True)):
+        values = np.asarray(Image.open(io.BytesIO(data))).astype(int)
+        assert values[32, 32] - entry["offset"] + entry["intercept"] == 40 + 10 * k
+    jpeg = login(county_doctor).get(batch_url(ct_study, frames, "jpeg") + "&window=40,400")
+    _index, jparts = parse_batch(jpeg.content)
+    assert all(p.startswith(b"\xff\xd8") for p in jparts)
+
+
+def test_batch_reports_missing_frames_and_refuses_bad_input(login, county_doctor, ct_study):
+    inst = ct_study.series.first().instances.first()
+    client = login(county_doctor)
+    index, _ = parse_batch(client.get(batch_url(ct_study, f"{inst.sop_instance_uid}:9")).content)
+    assert index[0]["problem"] == "There is no such frame."
+    assert client.get(batch_url(ct_study, "nonsense")).status_code == 400
+    assert client.get(batch_url(ct_study, f"{inst.sop_instance_uid}:1", "gif")).status_code == 400
+    many = ",".join([f"{inst.sop_instance_uid}:1"] * 33)
+    assert client.get(batch_url(ct_study, many)).status_code == 400
+
+
+def test_batch_refused_to_outsider(login, outsider, ct_study):
+    inst = ct_study.series.first().instances.first()
+    response = login(outsider).get(batch_url(ct_study, f"{inst.sop_instance_uid}:1"))
+    assert response.status_code == 404
+    assert AuditEvent.objects.filter(user=outsider, action="denied", object_type="series").exists()

@@ -12,7 +12,8 @@ export const CT_PRESETS = {
   bone: [400, 1800],
   brain: [40, 80],
 };
-const PREFETCH_CONCURRENCY = 6;
+const PREFETCH_CONCURRENCY = 3;
+const BATCH_SIZE = 16;
 const SERVER_MAX_SIDE = 1024;
 
 export const stats = (window.__viewerStats = window.__viewerStats || { wl: [], draws: 0 });
@@ -155,7 +156,8 @@ export class Viewport {
   async load(i, generation) {
     const item = this.frames[i];
     if (item.inst.problem) return { kind: "problem", reason: item.inst.problem };
-    const response = await fetch(this.frameUrl(item), { credentials: "same-origin", headers: { Accept: "image/jpeg" } });
+    // No custom headers: the first frame then matches the page's <link rel=preload>.
+    const response = await fetch(this.frameUrl(item), { credentials: "same-origin" });
     if (!response.ok) return { kind: "problem", reason: `HTTP ${response.status}` };
     const warning = response.headers.get("Warning");
     const problem = warning ? (/"(.*)"/.exec(warning) || [])[1] : "";
@@ -181,7 +183,10 @@ export class Viewport {
     const generation = this.generation;
     const promise = this.load(i, generation).catch((err) => ({ kind: "problem", reason: String(err.message || err) }));
     this.cache.set(i, promise);
-    const entry = await promise;
+    return this.settle(i, generation, await promise);
+  }
+
+  settle(i, generation, entry) {
     if (generation !== this.generation) return entry;
     this.cache.set(i, entry);
     this.loadedCount += 1;
@@ -194,18 +199,90 @@ export class Viewport {
     return entry;
   }
 
-  // Current frame first, then outwards, a few requests at a time.
+  batchable(item) {
+    const inst = item.inst;
+    return !inst.problem && (!this.useServer(inst) || inst.rows * inst.columns <= SERVER_MAX_SIDE * SERVER_MAX_SIDE);
+  }
+
+  // Many frames in one request (see viewer.views.series_frames_batch): a series loads in a
+  // few round trips instead of one per slice.
+  async loadBatch(indices, generation) {
+    const items = indices.map((i) => this.frames[i]);
+    const server = this.useServer(items[0].inst);
+    const params = new URLSearchParams({ kind: server ? "jpeg" : "m16", frames: items.map((it) => `${it.inst.uid}:${it.frame + 1}`).join(",") });
+    if (server && this.window) params.set("window", `${this.window[0]},${this.window[1]}`);
+    const url = `/viewer/studies/${this.study.uid}/series/${this.series.uid}/frames?${params}`;
+    let buffer;
+    try {
+      const response = await fetch(url, { credentials: "same-origin" });
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      buffer = await response.arrayBuffer();
+    } catch (err) {
+      for (const i of indices) this.settle(i, generation, { kind: "problem", reason: String(err.message || err) });
+      return;
+    }
+    const length = new DataView(buffer).getUint32(0);
+    const index = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, length)));
+    let pos = 4 + length;
+    const parts = index.map((e) => {
+      const bytes = buffer.slice(pos, pos + e.length);
+      pos += e.length;
+      return [e, bytes];
+    });
+    await Promise.all(
+      parts.map(async ([e, bytes], k) => {
+        const item = items[k];
+        let entry;
+        try {
+          if (e.problem) entry = { kind: "problem", reason: e.problem };
+          else if (!server) {
+            const png = await decodePng16(bytes);
+            entry = { kind: "m16", w: png.width, h: png.height, data: png.data, offset: e.offset, slope: e.slope, intercept: e.intercept };
+          } else {
+            const bitmap = await createImageBitmap(new Blob([bytes], { type: "image/jpeg" }));
+            entry = { kind: "img", bitmap, w: item.inst.columns || bitmap.width, h: item.inst.rows || bitmap.height };
+          }
+        } catch (err) {
+          entry = { kind: "problem", reason: String(err.message || err) };
+        }
+        this.settle(indices[k], generation, entry);
+      }),
+    );
+  }
+
+  // Current frame first on its own (the first image must not wait for a batch), then
+  // batches outwards from it, a few at a time.
   async prefetch() {
     const generation = this.generation;
+    await this.ensure(this.index);
+    if (generation !== this.generation) return;
     const order = [];
-    for (let d = 0; d < this.frames.length; d++) {
+    for (let d = 1; d < this.frames.length; d++) {
       if (this.index + d < this.frames.length) order.push(this.index + d);
-      if (d && this.index - d >= 0) order.push(this.index - d);
+      if (this.index - d >= 0) order.push(this.index - d);
     }
+    const batches = [];
+    let batch = [];
+    for (const i of order) {
+      if (this.cache.has(i)) continue;
+      if (!this.batchable(this.frames[i])) {
+        batches.push([i]);
+        continue;
+      }
+      batch.push(i);
+      if (batch.length === BATCH_SIZE) { batches.push(batch); batch = []; }
+    }
+    if (batch.length) batches.push(batch);
     let next = 0;
     const worker = async () => {
-      while (next < order.length && generation === this.generation) {
-        await this.ensure(order[next++]);
+      while (next < batches.length && generation === this.generation) {
+        const group = batches[next++].filter((i) => !this.cache.has(i));
+        if (!group.length) continue;
+        if (group.length === 1) { await this.ensure(group[0]); continue; }
+        const pending = new Promise((resolve) => (group.resolve = resolve));
+        for (const i of group) this.cache.set(i, pending);
+        await this.loadBatch(group, generation);
+        group.resolve();
       }
     };
     await Promise.all(Array.from({ length: PREFETCH_CONCURRENCY }, worker));
