@@ -118,6 +118,9 @@ export class Viewport {
     this.resetView();
     this.loadedCount = 0;
     this.firstDrawn = false;
+    this.drawn = null;
+    delete this.el.dataset.loaded;
+    delete this.el.dataset.drawn;
     performance.mark("viewer:series-start");
     if (!this.frames.length) {
       this.draw();
