@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from viewer import services
-from viewer.access import get_study_for
+from viewer.access import audit_study_view, get_study_for
 from viewer.manifest import measurement_json, study_measurements
 from viewer.models import Instance, Measurement
 
@@ -29,6 +29,7 @@ def _error(message: str, code: int) -> Response:
 class StudyMeasurements(APIView):
     def get(self, request: Request, study: str) -> Response:
         obj = get_study_for(request, study)
+        audit_study_view(request, obj)
         return Response([measurement_json(m) for m in study_measurements(obj)])
 
     def post(self, request: Request, study: str) -> Response:
