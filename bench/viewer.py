@@ -398,8 +398,11 @@ def worker_rate(ids: list[int], media: Path) -> tuple[float, int]:
             time.sleep(0.2)
         elapsed = time.perf_counter() - start
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(timeout=30)
+        worker.send_signal(signal.SIGTERM)  # warm shutdown: running tasks finish
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
     return len(ids) / elapsed, len(ids)
 
 

@@ -43,6 +43,9 @@ def test_worker_builds_the_cache_for_queued_instances(ct_study):
             assert time.monotonic() < deadline, "the worker did not build the cache"
             time.sleep(0.3)
     finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(timeout=30)
+        worker.send_signal(signal.SIGTERM)  # warm shutdown: the running task finishes
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
     assert RenderInfo.objects.get(instance_id=ids[0]).info["rows"] == 64
