@@ -7,4 +7,36 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("directory/hospitals/", views.HospitalListView.as_view(), name="hospital-list"),
+    path("directory/hospitals/new/", views.HospitalEditView.as_view(), name="hospital-create"),
+    path(
+        "directory/hospitals/<int:pk>/", views.HospitalDetailView.as_view(), name="hospital-detail"
+    ),
+    path(
+        "directory/hospitals/<int:pk>/edit/",
+        views.HospitalEditView.as_view(),
+        name="hospital-edit",
+    ),
+    path(
+        "directory/departments/new/", views.DepartmentEditView.as_view(), name="department-create"
+    ),
+    path(
+        "directory/departments/<int:pk>/edit/",
+        views.DepartmentEditView.as_view(),
+        name="department-edit",
+    ),
+    path("directory/users/", views.UserListView.as_view(), name="user-list"),
+    path("directory/users/new/", views.UserEditView.as_view(), name="user-create"),
+    path("directory/users/<int:pk>/edit/", views.UserEditView.as_view(), name="user-edit"),
+    path("directory/roster/", views.RosterView.as_view(), name="roster-list"),
+    path(
+        "directory/roster/<int:pk>/delete/",
+        views.RosterDeleteView.as_view(),
+        name="roster-delete",
+    ),
+    path("patients/", views.PatientListView.as_view(), name="patient-list"),
+    path("patients/new/", views.PatientCreateView.as_view(), name="patient-create"),
+    path("patients/<int:pk>/", views.PatientDetailView.as_view(), name="patient-detail"),
+    path("patients/<int:pk>/edit/", views.PatientEditView.as_view(), name="patient-edit"),
+    path("audit/", views.AuditListView.as_view(), name="audit-list"),
 ]

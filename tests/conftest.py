@@ -119,3 +119,22 @@ def pytest_runtest_makereport(item, call):
     report = yield
     setattr(item, "rep_" + report.when, report)
     return report
+
+
+@pytest.fixture
+def private_redis(tmp_path):
+    """A Redis server of the test's own on a free port, which the test may stop."""
+    from tests.services import RedisServer
+
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def client_factory():
+    """Make more test clients, for stories with two people at once."""
+    from django.test import Client
+
+    return Client

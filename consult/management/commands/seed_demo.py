@@ -1,0 +1,23 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from consult.demo import DEMO_PASSWORD, seed_demo_alliance
+
+
+class Command(BaseCommand):
+    help = "Load the demo alliance (idempotent). Refused when DEBUG=0."
+
+    def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003
+        if not settings.DEBUG:
+            raise CommandError(
+                "seed_demo refuses to run with DEBUG=0: demo accounts are not for production."
+            )
+        users = seed_demo_alliance()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo alliance ready. Demo logins (password for all: {DEMO_PASSWORD}):"
+            )
+        )
+        for user in users:
+            hospital = user.hospital.name_zh if user.hospital else "-"
+            self.stdout.write(f"  {user.username:<12} {user.get_role_display():<10} {hospital}")

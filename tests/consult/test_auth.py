@@ -1,0 +1,76 @@
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from consult.models import AuditEvent, Role
+from tests.factories import UserFactory
+
+HOME_TEXT = {
+    "county_doctor": "Register a child",
+    "township_doctor": "Register a child",
+    "specialist": "Your worklist",
+    "coordinator": "On-call roster",
+    "alliance_admin": "Alliance administration",
+}
+
+
+@pytest.mark.parametrize("who", list(HOME_TEXT))
+def test_each_role_logs_in_and_lands_on_its_home(who, request, client, password):
+    user = request.getfixturevalue(who)
+    response = client.post(
+        reverse("login"),
+        {"username": user.username, "password": password},
+        HTTP_ACCEPT_LANGUAGE="en",
+        follow=True,
+    )
+    assert response.status_code == 200
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    home = client.get(reverse("home"))
+    assert HOME_TEXT[who] in home.content.decode()
+    assert AuditEvent.objects.filter(user=user, action="login").count() == 1
+
+
+def test_home_is_in_chinese_by_default(client, county_doctor):
+    client.force_login(county_doctor)
+    assert "登记患儿" in client.get(reverse("home")).content.decode()
+
+
+def test_failed_login_is_audited_and_says_so(client, county_doctor):
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    response = client.post(reverse("login"), {"username": "county_doc", "password": "wrong"})
+    assert response.status_code == 200
+    assert "enter a correct username and password" in response.content.decode()
+    row = AuditEvent.objects.get(action="login_failed")
+    assert row.username == "county_doc"
+    assert row.outcome == "failure"
+    assert row.ip == "127.0.0.1"
+
+
+def test_deactivated_user_cannot_log_in(db, client, password):
+    user = UserFactory(username="gone", is_active=False)
+    client.post(reverse("login"), {"username": user.username, "password": password})
+    assert client.get(reverse("home")).status_code == 302
+
+
+def test_language_switch_persists_across_pages(client, county_doctor):
+    client.force_login(county_doctor)
+    client.post(reverse("set_language"), {"language": "en", "next": "/"})
+    assert "Register a child" in client.get(reverse("home")).content.decode()
+    assert "Children" in client.get(reverse("patient-list")).content.decode()
+    client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
+    assert "登记患儿" in client.get(reverse("home")).content.decode()
+
+
+def test_session_expires_after_configured_inactivity():
+    assert settings.SESSION_COOKIE_AGE == settings.SESSION_IDLE_MINUTES * 60
+    assert settings.SESSION_SAVE_EVERY_REQUEST is True
+
+
+def test_anonymous_user_is_sent_to_login(client):
+    response = client.get(reverse("patient-list"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_role_choices_cover_the_design_roles():
+    assert set(Role.values) == {"referring_doctor", "specialist", "coordinator", "admin"}
