@@ -56,6 +56,7 @@ OHIF_VERSION ?= 3.13.2
 ohif: static/ohif/.installed-$(OHIF_VERSION)
 
 static/ohif/.installed-$(OHIF_VERSION): scripts/install_ohif.py
+	scripts/ensure_system.sh npm
 	python3 scripts/install_ohif.py $(OHIF_VERSION)
 
 bench: install messages redis
