@@ -463,7 +463,12 @@ def browser_benchmark(port: int, study_uid: str, cookie: str) -> dict[str, float
                 nav["batch_last_end"] = max(b[2] for b in batches)
                 nav["series_megabytes"] = sum(b[3] for b in batches) / 1e6
             for key, value in nav.items():
-                out[f"{label}_{key}_ms"] = value
+                unit = (
+                    ""
+                    if key in ("batch_requests", "series_megabytes", "first_frame_requests")
+                    else "_ms"
+                )
+                out[f"{label}_{key}{unit}"] = value
             for name in ("first-received", "first-decoded"):
                 if f"viewer:{name}" in marks:
                     out[f"{label}_{name.replace('-', '_')}_ms"] = marks[f"viewer:{name}"]
