@@ -77,6 +77,5 @@ def browser_login(page, live_server, user, password: str) -> None:  # noqa: ANN0
     page.goto(f"{live_server.url}/login/")
     page.fill("input[name=username]", user.username)
     page.fill("input[name=password]", password)
-    # Scoped to the page body: the top bar's language switch has submit buttons too.
     page.click("main button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
