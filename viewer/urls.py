@@ -1,6 +1,6 @@
 from django.urls import path
 
-from viewer import dicomweb, views
+from viewer import api, dicomweb, ohif, render_views, study_views, views
 
 app_name = "viewer"
 
@@ -10,7 +10,7 @@ I = SE + "/instances/<str:instance>"  # noqa: E741
 
 # Imaging ingest and DICOMweb (STOW/QIDO/WADO); rendered frames and thumbnails live in
 # viewer/render_views.py with their own routes.
-urlpatterns = [
+imaging_urlpatterns = [
     path("patients/<int:pk>/imaging/upload/", views.upload_page, name="upload"),
     path("patients/<int:pk>/imaging/files/", views.upload_files, name="upload-files"),
     path("patients/<int:pk>/imaging/have/", views.upload_have, name="upload-have"),
@@ -35,4 +35,65 @@ urlpatterns = [
     path(I + "/bulk/<str:tag>", dicomweb.wado_bulk, name="dicomweb-bulk"),
     path("dicomweb/series", dicomweb.qido_series, name="dicomweb-all-series"),
     path("dicomweb/instances", dicomweb.qido_instances, name="dicomweb-all-instances"),
+]
+
+UID = "<str:study>"
+SERIES = f"dicomweb/studies/{UID}/series/<str:series>"
+INSTANCE = f"{SERIES}/instances/<str:instance>"
+
+# Viewer pages and their JSON (viewer branch).
+viewer_urlpatterns = [
+    path("viewer/studies/<str:study>/", study_views.study_page, name="viewer-study"),
+    path(
+        "viewer/studies/<str:study>/manifest.json",
+        study_views.study_manifest_json,
+        name="viewer-manifest",
+    ),
+    path(
+        "viewer/studies/<str:study>/series/<str:series>/instances/<str:instance>"
+        "/frames/<str:frame>/modality.png",
+        study_views.frame_modality16,
+        name="viewer-modality16",
+    ),
+    path(
+        "viewer/studies/<str:study>/series/<str:series>/frames",
+        study_views.series_frames_batch,
+        name="viewer-frames-batch",
+    ),
+    path(
+        "viewer/api/studies/<str:study>/measurements/",
+        api.StudyMeasurements.as_view(),
+        name="viewer-measurements",
+    ),
+    path(
+        "viewer/api/studies/<str:study>/measurements/<int:pk>/",
+        api.MeasurementDetail.as_view(),
+        name="viewer-measurement",
+    ),
+]
+
+# OHIF Viewer 3 (files under /static/ohif/ from `make ohif`; the app and its config here).
+ohif_urlpatterns = [
+    path("ohif/app-config.js", ohif.app_config, name="ohif-config"),
+    path("ohif/", ohif.app, name="ohif"),
+    path("ohif/<path:path>", ohif.app),
+]
+
+# DICOMweb rendered and thumbnail resources (viewer branch; QIDO/WADO/STOW live beside them).
+rendered_urlpatterns = [
+    path(f"dicomweb/studies/{UID}/rendered", render_views.study_rendered),
+    path(f"dicomweb/studies/{UID}/thumbnail", render_views.study_thumbnail),
+    path(f"{SERIES}/rendered", render_views.series_rendered),
+    path(f"{SERIES}/thumbnail", render_views.series_thumbnail),
+    path(f"{INSTANCE}/rendered", render_views.instance_rendered, name="dicomweb-rendered"),
+    path(f"{INSTANCE}/thumbnail", render_views.instance_thumbnail),
+    path(f"{INSTANCE}/frames/<str:frames>/rendered", render_views.frames_rendered),
+    path(f"{INSTANCE}/frames/<str:frames>/thumbnail", render_views.frames_thumbnail),
+]
+
+urlpatterns: list = [
+    *imaging_urlpatterns,
+    *viewer_urlpatterns,
+    *ohif_urlpatterns,
+    *rendered_urlpatterns,
 ]
