@@ -10,9 +10,9 @@ from pydicom.encaps import encapsulate
 from pydicom.uid import generate_uid
 
 from consult.models import AuditEvent
-from viewer.services import integration_token_create
 from tests.factories import SeriesFactory, StudyFactory, store_dataset
 from tests.viewer.dicom_data import ct_slice, rgb_photo, us_multiframe
+from viewer.services import integration_token_create
 
 pytestmark = pytest.mark.django_db
 
