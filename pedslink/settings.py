@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "consult.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "consult.middleware.SessionIdleMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -108,6 +109,14 @@ DATABASES = {
         conn_max_age=env_int("DB_CONN_MAX_AGE", 0),
     )
 }
+# Under ASGI, Django opens a new PostgreSQL connection for nearly every request (~15-20 ms
+# of login); DB_POOL=1 keeps a psycopg pool per process instead (then CONN_MAX_AGE is 0).
+if env_bool("DB_POOL", False) and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env_int("DB_POOL_MAX_SIZE", 10),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "consult.User"
@@ -124,10 +133,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Sessions end after inactivity: every request pushes the expiry forward.
+# Sessions end after inactivity: consult.middleware.SessionIdleMiddleware pushes the
+# expiry forward (at most once a minute, not a database write per request).
 SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30)
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_TOUCH_SECONDS = 60
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 
@@ -255,3 +266,20 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
 }
+
+# Imaging ingest: caps on what one file, one zip or one image may cost (README, "Imaging").
+IMAGING_MAX_FILE_BYTES = env_int("IMAGING_MAX_FILE_BYTES", 2 * 1024**3)
+IMAGING_MAX_PIXEL_BYTES = env_int("IMAGING_MAX_PIXEL_BYTES", 2 * 1024**3)
+IMAGING_MAX_ZIP_MEMBERS = env_int("IMAGING_MAX_ZIP_MEMBERS", 5000)
+IMAGING_MAX_ZIP_BYTES = env_int("IMAGING_MAX_ZIP_BYTES", 8 * 1024**3)
+IMAGING_MAX_SEQUENCE_DEPTH = env_int("IMAGING_MAX_SEQUENCE_DEPTH", 12)
+IMAGING_PARSE_SECONDS = env_int("IMAGING_PARSE_SECONDS", 10)
+IMAGING_MAX_HEADER_BYTES = env_int("IMAGING_MAX_HEADER_BYTES", 16 * 1024**2)
+IMAGING_MAX_PHOTO_PIXELS = env_int("IMAGING_MAX_PHOTO_PIXELS", 40_000_000)
+IMAGING_MAX_PHOTO_BYTES = env_int("IMAGING_MAX_PHOTO_BYTES", 50 * 1024**2)
+# Uploads larger than this go to a temporary file rather than memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 1024**2)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024**2)
+DICOM_AE_TITLE = env("DICOM_AE_TITLE", "PEDSLINK")
+DICOM_PORT = env_int("DICOM_PORT", 11112)
+DICOM_BIND_ADDRESS = env("DICOM_BIND_ADDRESS", "0.0.0.0")  # noqa: S104 - PACS connect from the LAN

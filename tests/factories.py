@@ -115,26 +115,88 @@ class WeightFactory(factory.django.DjangoModelFactory):
     measured_on = dt.date(2026, 11, 1)
 
 
-# --- consultations (issue 5) --------------------------------------------------------------
+# --- imaging (viewer/) ----------------------------------------------------------------
 
-from consult.models import Consultation, Priority, Status  # noqa: E402
-from viewer.models import Study  # noqa: E402
+
+class DicomNodeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "viewer.DicomNode"
+
+    hospital = factory.SubFactory(HospitalFactory)
+    ae_title = factory.Sequence(lambda n: f"PACS{n:04d}")
+    allowed_ips = "127.0.0.1"
+    description = "Test PACS"
+
+
+# --- Imaging (viewer branch): rows for Study/Series/Instance, bytes written by store_dataset.
 
 
 class StudyFactory(factory.django.DjangoModelFactory):
-    """A Study row as the imaging pipeline would index it (no files behind it)."""
-
     class Meta:
-        model = Study
+        model = "viewer.Study"
 
-    study_instance_uid = factory.Sequence(lambda n: f"1.2.826.0.1.3680043.10.999.{n + 1}")
+    study_instance_uid = factory.Sequence(lambda n: f"1.2.826.0.1.3680043.10.999.1.{n}")
     patient = factory.SubFactory(PatientFactory)
     hospital = factory.LazyAttribute(lambda s: s.patient.home_hospital)
-    study_date = dt.date(2026, 11, 24)
-    description = "腹部超声"
-    modalities = "US"
-    number_of_series = 1
-    number_of_instances = 12
+    study_date = dt.date(2026, 11, 20)
+    description = "CT ABDOMEN"
+    modalities = "CT"
+
+
+class SeriesFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "viewer.Series"
+
+    study = factory.SubFactory(StudyFactory)
+    series_instance_uid = factory.Sequence(lambda n: f"1.2.826.0.1.3680043.10.999.2.{n}")
+    modality = "CT"
+    series_number = factory.Sequence(lambda n: n + 1)
+    description = "AXIAL"
+
+
+class InstanceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "viewer.Instance"
+
+    series = factory.SubFactory(SeriesFactory)
+    sop_instance_uid = factory.Sequence(lambda n: f"1.2.826.0.1.3680043.10.999.3.{n}")
+    sop_class_uid = "1.2.840.10008.5.1.4.1.1.2"
+    instance_number = factory.Sequence(lambda n: n + 1)
+    transfer_syntax_uid = "1.2.840.10008.1.2.1"
+    size = 0
+    sha256 = factory.Sequence(lambda n: f"{n:064x}")
+    storage_key = factory.Sequence(lambda n: f"test-dicom/{n:08d}.dcm")
+    source = "web"
+    sending_hospital = factory.LazyAttribute(lambda i: i.series.study.hospital)
+
+
+def store_dataset(ds, series, **fields):  # noqa: ANN001, ANN201
+    """Write a pydicom Dataset into default storage and index it as an Instance of `series`."""
+    import hashlib
+    import io
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    data = buf.getvalue()
+    instance = InstanceFactory.build(series=series, **fields)
+    instance.sop_instance_uid = str(ds.SOPInstanceUID)
+    instance.sop_class_uid = str(ds.SOPClassUID)
+    instance.transfer_syntax_uid = str(ds.file_meta.TransferSyntaxUID)
+    instance.instance_number = fields.get("instance_number", ds.get("InstanceNumber"))
+    instance.rows, instance.columns = ds.get("Rows"), ds.get("Columns")
+    instance.number_of_frames = int(ds.get("NumberOfFrames", 1) or 1)
+    instance.size, instance.sha256 = len(data), hashlib.sha256(data).hexdigest()
+    instance.storage_key = default_storage.save(instance.storage_key, ContentFile(data))
+    instance.save()
+    return instance
+
+
+# --- consultations (issue 5) --------------------------------------------------------------
+
+from consult.models import Consultation, Priority, Status  # noqa: E402
 
 
 class ConsultationFactory(factory.django.DjangoModelFactory):
@@ -159,7 +221,15 @@ class ConsultationFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def with_study(self, create, extracted, **kwargs):  # noqa: ANN001
         if create and extracted is not False:
-            self.studies.add(StudyFactory(patient=self.patient, hospital=self.hospital))
+            self.studies.add(
+                StudyFactory(
+                    patient=self.patient,
+                    hospital=self.hospital,
+                    description="腹部超声",
+                    modalities="US",
+                    number_of_instances=12,
+                )
+            )
 
 
 def on_call(specialist, subspecialty, hours: int = 12):  # noqa: ANN001, ANN201

@@ -3,7 +3,11 @@
 The bytes live in Django storage under a server-generated key; these rows index them.
 """
 
+import ipaddress
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -42,6 +46,8 @@ class Study(models.Model):
     modalities = models.CharField(_("modalities"), max_length=100, blank=True)
     number_of_series = models.PositiveIntegerField(default=0)
     number_of_instances = models.PositiveIntegerField(default=0)
+    # Photos of film are labelled wherever the study is shown (not of diagnostic quality).
+    has_photo_of_film = models.BooleanField(_("includes a photo of film"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -113,3 +119,190 @@ class Instance(models.Model):
 
     def __str__(self) -> str:
         return self.sop_instance_uid
+
+
+class IngestConflict(models.Model):
+    """Different bytes arrived under a SOP Instance UID already stored: kept aside, reported,
+    never overwriting the original."""
+
+    sop_instance_uid = models.CharField(_("SOP Instance UID"), max_length=64, db_index=True)
+    study_instance_uid = models.CharField(_("Study Instance UID"), max_length=64)
+    existing = models.ForeignKey(
+        Instance, on_delete=models.CASCADE, related_name="conflicts", verbose_name=_("stored")
+    )
+    size = models.BigIntegerField(_("size in bytes"))
+    sha256 = models.CharField(max_length=64)
+    storage_key = models.CharField(max_length=255, unique=True)
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    sending_hospital = models.ForeignKey(
+        "consult.Hospital", on_delete=models.PROTECT, related_name="+"
+    )
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sop_instance_uid", "sha256"], name="uniq_conflict_per_content"
+            )
+        ]
+        verbose_name = _("conflicting instance")
+        verbose_name_plural = _("conflicting instances")
+
+    def __str__(self) -> str:
+        return self.sop_instance_uid
+
+
+ae_title_validator = RegexValidator(
+    r"^[ -~]{1,16}$", _("An AE title is 1 to 16 plain characters (letters, digits, spaces).")
+)
+
+
+def validate_ip_list(value: str) -> None:
+    for item in value.replace(",", " ").split():
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValidationError(
+                _("%(item)s is not an IP address or network."), params={"item": item}
+            ) from None
+
+
+class DicomNode(models.Model):
+    """A hospital's PACS or modality allowed to push to the C-STORE listener."""
+
+    hospital = models.ForeignKey(
+        "consult.Hospital",
+        on_delete=models.PROTECT,
+        related_name="dicom_nodes",
+        verbose_name=_("hospital"),
+    )
+    ae_title = models.CharField(_("AE title"), max_length=16, validators=[ae_title_validator])
+    allowed_ips = models.CharField(
+        _("allowed IP addresses"),
+        max_length=500,
+        validators=[validate_ip_list],
+        help_text=_(
+            "Addresses or networks separated by spaces or commas, e.g. 10.2.3.4 10.9.0.0/24"
+        ),
+    )
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["hospital__code", "ae_title"]
+        constraints = [models.UniqueConstraint(fields=["ae_title"], name="uniq_dicom_node_aet")]
+        verbose_name = _("DICOM node")
+        verbose_name_plural = _("DICOM nodes")
+
+    def __str__(self) -> str:
+        return self.ae_title
+
+    def allows(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        networks = self.allowed_ips.replace(",", " ").split()
+        return any(ip in ipaddress.ip_network(item, strict=False) for item in networks)
+
+
+class IntegrationToken(models.Model):
+    """A hospital system's DICOMweb credential. Only a SHA-256 of the secret is kept; the
+    token acts through its own account, which belongs to the hospital."""
+
+    hospital = models.ForeignKey(
+        "consult.Hospital",
+        on_delete=models.PROTECT,
+        related_name="integration_tokens",
+        verbose_name=_("hospital"),
+    )
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(max_length=12, db_index=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    account = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="integration_token"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["hospital__code", "-created_at"]
+        verbose_name = _("integration token")
+        verbose_name_plural = _("integration tokens")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class RenderInfo(models.Model):
+    """What the viewer needs to draw and measure an instance, read once from its header
+    (by the render task, or on first view) so that opening a study reads no files."""
+
+    instance = models.OneToOneField(
+        Instance, on_delete=models.CASCADE, primary_key=True, related_name="render_info"
+    )
+    info = models.JSONField(default=dict)
+    # Why the header could not be read, in plain English; empty when it could.
+    problem = models.CharField(max_length=300, blank=True)
+    # Set once the default-window frames and the 16-bit forms are in the render cache.
+    cached_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("render information")
+        verbose_name_plural = _("render information")
+
+    def __str__(self) -> str:
+        return f"render info {self.instance_id}"
+
+
+class Measurement(models.Model):
+    """A specialist's measurement on one frame, in image pixel coordinates."""
+
+    class Kind(models.TextChoices):
+        LENGTH = "length", _("Length")
+        ANGLE = "angle", _("Angle")
+        ARROW = "arrow", _("Arrow")
+
+    class Unit(models.TextChoices):
+        MM = "mm", _("mm")
+        MM_APPROX = "mm_approx", _("mm (approximate)")
+        PX = "px", _("pixels")
+        DEGREES = "deg", _("degrees")
+        NONE = "", _("none")
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="measurements")
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="measurements")
+    frame = models.PositiveIntegerField(_("frame"), default=1)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    points = models.JSONField(_("points"))
+    value = models.FloatField(_("value"), null=True, blank=True)
+    unit = models.CharField(_("unit"), max_length=10, choices=Unit.choices, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("measured by"),
+    )
+    created_at = models.DateTimeField(_("measured at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("measurement")
+        verbose_name_plural = _("measurements")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.value or ''}{self.unit}"

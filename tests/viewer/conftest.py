@@ -1,0 +1,38 @@
+import pytest
+from django.core.cache import cache
+
+from tests.factories import SeriesFactory, StudyFactory, store_dataset
+from tests.viewer.dicom_data import ct_slice
+from viewer.models import Source
+from viewer.services import Sender
+
+
+@pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    """Stored DICOM goes to a fresh folder per test."""
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    cache.clear()  # access and audit de-duplication start afresh
+    return tmp_path / "media"
+
+
+@pytest.fixture
+def web_sender(county_doctor, child):
+    return Sender(
+        hospital=county_doctor.hospital, source=Source.WEB, user=county_doctor, patient=child
+    )
+
+
+@pytest.fixture
+def pacs_sender(county_hospital):
+    """A push from the county hospital's PACS: no person, no chosen child."""
+    return Sender(hospital=county_hospital, source=Source.CSTORE)
+
+
+@pytest.fixture
+def ct_study(child):
+    """A county hospital CT of the child: one series of 5 slices, 64×64, 0.5 mm pixels."""
+    study = StudyFactory(patient=child)
+    series = SeriesFactory(study=study, frame_of_reference_uid="1.2.3.4")
+    for i in range(5):
+        store_dataset(ct_slice(study.study_instance_uid, series.series_instance_uid, i), series)
+    return study
