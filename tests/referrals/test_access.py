@@ -116,3 +116,17 @@ def test_coordinator_and_admin_see_all(requested, coordinator, alliance_admin):
     assert requested in referrals_visible_to(coordinator)
     assert requested in referrals_visible_to(alliance_admin)
     assert requested.patient in patients_visible_to(coordinator)
+
+
+def test_receiving_department_opens_the_attached_study_in_the_viewer(client, requested, surgeon):
+    study = requested.studies.get()
+    client.force_login(surgeon)
+    assert client.get(f"/viewer/studies/{study.study_instance_uid}/").status_code == 200
+
+
+def test_another_department_cannot_open_it_in_the_viewer(
+    client, requested, cardiology, expert_center
+):
+    study = requested.studies.get()
+    client.force_login(UserFactory(hospital=expert_center, department=cardiology))
+    assert client.get(f"/viewer/studies/{study.study_instance_uid}/").status_code == 404
