@@ -13,13 +13,14 @@ export PORT HOST REDIS_URL DICOM_PORT
 TEST_DATABASE_URL ?= $(if $(DATABASE_URL),$(DATABASE_URL),postgres://postgres:postgres@127.0.0.1:5432/pedslink)
 PYTEST_ARGS ?=
 
-.PHONY: help install messages redis run test bench lint format check clean
+.PHONY: help install messages redis run test bench lint format check clean ohif
 
 help:
 	@echo "make run    install, migrate, load the demo alliance and start web, worker, beat, listener"
 	@echo "make test   install and run the whole test suite (PostgreSQL + Redis)"
 	@echo "make bench  run the benchmarks in bench/"
 	@echo "make lint   ruff check and format check"
+	@echo "make ohif   install OHIF Viewer 3 (npm package @ohif/app, prebuilt) into static/ohif/"
 
 $(VENV)/.installed: requirements.txt scripts/ensure_system.sh
 	scripts/ensure_system.sh
@@ -36,7 +37,7 @@ messages: install
 redis:
 	scripts/ensure_redis.sh
 
-run: install messages redis
+run: install messages redis ohif
 	mkdir -p var
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_demo
@@ -45,10 +46,18 @@ run: install messages redis
 	@echo
 	$(VENV)/bin/honcho start -f Procfile
 
-test: install messages redis
+test: install messages redis ohif
 	scripts/ensure_system.sh chromium
 	DATABASE_URL=$(TEST_DATABASE_URL) scripts/ensure_postgres.sh
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+# OHIF Viewer 3 for specialists who prefer it (MPR): the prebuilt dist from npm, served at /ohif/.
+OHIF_VERSION ?= 3.13.2
+ohif: static/ohif/.installed-$(OHIF_VERSION)
+
+static/ohif/.installed-$(OHIF_VERSION): scripts/install_ohif.py
+	scripts/ensure_system.sh npm
+	python3 scripts/install_ohif.py $(OHIF_VERSION)
 
 bench: install messages redis
 	$(PY) -m bench

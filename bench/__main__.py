@@ -1,4 +1,4 @@
-"""Run every benchmark module in bench/ (each defines `run() -> None`), or those named."""
+"""Run every benchmark module in bench/ (each defines `run()` or `main()`), or those named."""
 
 import importlib
 import pkgutil
@@ -11,9 +11,10 @@ def main(names: list[str]) -> None:
     found = sorted(m.name for m in pkgutil.iter_modules([str(here)]) if not m.name.startswith("_"))
     for name in names or found:
         module = importlib.import_module(f"bench.{name}")
-        if hasattr(module, "run"):
+        entry = getattr(module, "run", None) or getattr(module, "main", None)
+        if entry is not None:
             print(f"== bench.{name} ==", flush=True)
-            module.run()
+            entry()
 
 
 if __name__ == "__main__":

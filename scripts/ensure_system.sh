@@ -9,6 +9,7 @@ command -v msgfmt >/dev/null || need+=(gettext)
 for pkg in "$@"; do
   case "$pkg" in
     chromium) command -v chromium >/dev/null || need+=(chromium fonts-noto-cjk) ;;
+    npm) command -v npm >/dev/null || need+=(npm) ;;
     *) dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg") ;;
   esac
 done

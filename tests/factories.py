@@ -169,3 +169,57 @@ def on_call(specialist, subspecialty, hours: int = 12):  # noqa: ANN001, ANN201
         start=timezone.now() - dt.timedelta(hours=1),
         end=timezone.now() + dt.timedelta(hours=hours),
     )
+
+
+# --- Imaging (viewer branch): rows for Study/Series/Instance, bytes written by store_dataset.
+
+
+class SeriesFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "viewer.Series"
+
+    study = factory.SubFactory(StudyFactory)
+    series_instance_uid = factory.Sequence(lambda n: f"1.2.826.0.1.3680043.10.999.2.{n}")
+    modality = "CT"
+    series_number = factory.Sequence(lambda n: n + 1)
+    description = "AXIAL"
+
+
+class InstanceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "viewer.Instance"
+
+    series = factory.SubFactory(SeriesFactory)
+    sop_instance_uid = factory.Sequence(lambda n: f"1.2.826.0.1.3680043.10.999.3.{n}")
+    sop_class_uid = "1.2.840.10008.5.1.4.1.1.2"
+    instance_number = factory.Sequence(lambda n: n + 1)
+    transfer_syntax_uid = "1.2.840.10008.1.2.1"
+    size = 0
+    sha256 = factory.Sequence(lambda n: f"{n:064x}")
+    storage_key = factory.Sequence(lambda n: f"test-dicom/{n:08d}.dcm")
+    source = "web"
+    sending_hospital = factory.LazyAttribute(lambda i: i.series.study.hospital)
+
+
+def store_dataset(ds, series, **fields):  # noqa: ANN001, ANN201
+    """Write a pydicom Dataset into default storage and index it as an Instance of `series`."""
+    import hashlib
+    import io
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    data = buf.getvalue()
+    instance = InstanceFactory.build(series=series, **fields)
+    instance.sop_instance_uid = str(ds.SOPInstanceUID)
+    instance.sop_class_uid = str(ds.SOPClassUID)
+    instance.transfer_syntax_uid = str(ds.file_meta.TransferSyntaxUID)
+    instance.instance_number = fields.get("instance_number", ds.get("InstanceNumber"))
+    instance.rows, instance.columns = ds.get("Rows"), ds.get("Columns")
+    instance.number_of_frames = int(ds.get("NumberOfFrames", 1) or 1)
+    instance.size, instance.sha256 = len(data), hashlib.sha256(data).hexdigest()
+    instance.storage_key = default_storage.save(instance.storage_key, ContentFile(data))
+    instance.save()
+    return instance

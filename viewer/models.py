@@ -113,3 +113,64 @@ class Instance(models.Model):
 
     def __str__(self) -> str:
         return self.sop_instance_uid
+
+
+class RenderInfo(models.Model):
+    """What the viewer needs to draw and measure an instance, read once from its header
+    (by the render task, or on first view) so that opening a study reads no files."""
+
+    instance = models.OneToOneField(
+        Instance, on_delete=models.CASCADE, primary_key=True, related_name="render_info"
+    )
+    info = models.JSONField(default=dict)
+    # Why the header could not be read, in plain English; empty when it could.
+    problem = models.CharField(max_length=300, blank=True)
+    # Set once the default-window frames and the 16-bit forms are in the render cache.
+    cached_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("render information")
+        verbose_name_plural = _("render information")
+
+    def __str__(self) -> str:
+        return f"render info {self.instance_id}"
+
+
+class Measurement(models.Model):
+    """A specialist's measurement on one frame, in image pixel coordinates."""
+
+    class Kind(models.TextChoices):
+        LENGTH = "length", _("Length")
+        ANGLE = "angle", _("Angle")
+        ARROW = "arrow", _("Arrow")
+
+    class Unit(models.TextChoices):
+        MM = "mm", _("mm")
+        MM_APPROX = "mm_approx", _("mm (approximate)")
+        PX = "px", _("pixels")
+        DEGREES = "deg", _("degrees")
+        NONE = "", _("none")
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="measurements")
+    instance = models.ForeignKey(Instance, on_delete=models.CASCADE, related_name="measurements")
+    frame = models.PositiveIntegerField(_("frame"), default=1)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    points = models.JSONField(_("points"))
+    value = models.FloatField(_("value"), null=True, blank=True)
+    unit = models.CharField(_("unit"), max_length=10, choices=Unit.choices, blank=True)
+    note = models.CharField(_("note"), max_length=200, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("measured by"),
+    )
+    created_at = models.DateTimeField(_("measured at"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("measurement")
+        verbose_name_plural = _("measurements")
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.value or ''}{self.unit}"

@@ -1,0 +1,535 @@
+"""Viewer benchmark: rendered frames vs Orthanc, the browser's first image and full series,
+the window/level step, and the Celery worker's cache generation rate.
+
+Run with `python -m bench.viewer` (or `make bench`, which runs every bench module).
+Environment: BENCH_SLICES (default 300), BENCH_SIZE (512), BENCH_DATABASE_URL
+(postgres://postgres:postgres@127.0.0.1:5432/pedslink_bench_viewer), BENCH_REDIS_URL
+(redis://127.0.0.1:6379/3), BENCH_WORKERS (uvicorn workers, 2), BENCH_WARM_ROUNDS (3).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SLICES = int(os.environ.get("BENCH_SLICES", "300"))
+SIZE = int(os.environ.get("BENCH_SIZE", "512"))
+DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/pedslink_bench_viewer"
+)
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+WARM_ROUNDS = int(os.environ.get("BENCH_WARM_ROUNDS", "3"))
+CONCURRENCY = (1, 8, 32)
+PARTS = set(os.environ.get("BENCH_PARTS", "load,worker,browser").split(","))
+PY = str(ROOT / ".venv" / "bin" / "python")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2)  # noqa: S310
+            return
+        except urllib.error.HTTPError:
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+# ---------------------------------------------------------------- data
+
+
+def make_slices(folder: Path) -> list[Path]:
+    """A synthetic 16-bit CT: body ellipse, organs, bone ring and noise (realistic JPEG sizes)."""
+    import numpy as np
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    rng = np.random.default_rng(7)
+    study, series, frame = generate_uid(), generate_uid(), generate_uid()
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32) / SIZE - 0.5
+    body = (xx / 0.42) ** 2 + (yy / 0.32) ** 2 < 1
+    bone = ((xx / 0.40) ** 2 + (yy / 0.30) ** 2 < 1) & ~((xx / 0.37) ** 2 + (yy / 0.27) ** 2 < 1)
+    paths = []
+    for i in range(SLICES):
+        organ = ((xx - 0.1 * np.sin(i / 30)) / 0.12) ** 2 + ((yy + 0.05) / 0.09) ** 2 < 1
+        hu = np.full((SIZE, SIZE), -1000, np.float32)
+        hu[body] = 40
+        hu[organ] = 60 + 20 * np.cos(i / 20)
+        hu[bone] = 700
+        hu += rng.normal(0, 12, hu.shape).astype(np.float32)
+        ds = Dataset()
+        ds.file_meta = FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+        ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+        ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.FrameOfReferenceUID = study, series, frame
+        ds.PatientName, ds.PatientID, ds.Modality = "BENCH^CHILD", "BENCH001", "CT"
+        ds.StudyDate, ds.SeriesNumber, ds.InstanceNumber = "20261120", 1, i + 1
+        ds.Rows = ds.Columns = SIZE
+        ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+        ds.RescaleSlope, ds.RescaleIntercept = 1, -1024
+        ds.WindowCenter, ds.WindowWidth = 40, 400
+        ds.PixelSpacing = [0.7, 0.7]
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+        ds.ImagePositionPatient = [0, 0, float(i)]
+        ds.SliceLocation = float(i)
+        ds.PixelData = (hu + 1024).astype(np.int16).tobytes()
+        path = folder / f"{i:04d}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    return paths
+
+
+def django_setup(media: Path) -> None:
+    os.environ.update(
+        DATABASE_URL=DATABASE_URL,
+        REDIS_URL=REDIS_URL,
+        MEDIA_ROOT=str(media),
+        CACHE_PREFIX="bench-viewer",
+        DJANGO_SETTINGS_MODULE="pedslink.settings",
+        DEBUG="1",
+    )
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def recreate_database() -> None:
+    import psycopg
+
+    url = DATABASE_URL.rsplit("/", 1)
+    name = url[1]
+    with psycopg.connect(url[0] + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def index_study(paths: list[Path]) -> tuple[str, list[tuple[str, str, str]], str, list[int]]:
+    """Store the files and index them as the ingest would; returns the study UID, the
+    (study, series, instance) UIDs, a session cookie of a doctor who may see it, and ids."""
+    import hashlib
+
+    import pydicom
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from consult.models import Hospital, Patient, PatientIdentifier, Role, User
+    from viewer.models import Instance, Series, Study
+
+    hospital = Hospital.objects.create(code="BENCH", name_zh="基准县医院", name_en="Bench County")
+    child = Patient.objects.create(
+        name="基准", sex="M", birth_date="2024-03-15", home_hospital=hospital
+    )
+    PatientIdentifier.objects.create(patient=child, hospital=hospital, mrn="BENCH001")
+    doctor = User.objects.create_user(
+        username="bench", password=None, role=Role.REFERRING_DOCTOR, hospital=hospital
+    )
+    first = pydicom.dcmread(paths[0], stop_before_pixels=True)
+    study = Study.objects.create(
+        study_instance_uid=first.StudyInstanceUID,
+        patient=child,
+        hospital=hospital,
+        modalities="CT",
+        description="BENCH CT",
+    )
+    series = Series.objects.create(
+        study=study,
+        series_instance_uid=first.SeriesInstanceUID,
+        modality="CT",
+        series_number=1,
+        frame_of_reference_uid=first.FrameOfReferenceUID,
+    )
+    uids, ids = [], []
+    for i, path in enumerate(paths):
+        data = path.read_bytes()
+        ds = pydicom.dcmread(path, stop_before_pixels=True)
+        key = default_storage.save(f"dicom/bench/{i:04d}.dcm", ContentFile(data))
+        inst = Instance.objects.create(
+            series=series,
+            sop_instance_uid=ds.SOPInstanceUID,
+            sop_class_uid=ds.SOPClassUID,
+            instance_number=i + 1,
+            transfer_syntax_uid=ds.file_meta.TransferSyntaxUID,
+            rows=SIZE,
+            columns=SIZE,
+            pixel_spacing="0.7\\0.7",
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            storage_key=key,
+            source="web",
+            sending_hospital=hospital,
+        )
+        uids.append((study.study_instance_uid, series.series_instance_uid, ds.SOPInstanceUID))
+        ids.append(inst.pk)
+    session = SessionStore()
+    session[SESSION_KEY] = str(doctor.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = doctor.get_session_auth_hash()
+    session.set_expiry(24 * 3600)
+    session.save()
+    return study.study_instance_uid, uids, session.session_key, ids
+
+
+# ---------------------------------------------------------------- load
+
+
+def run_load(
+    port: int, paths: list[str], clients: int, headers: dict[str, str]
+) -> dict[str, float]:
+    """Each client keeps one connection and takes the next path from a shared list."""
+    lock = threading.Lock()
+    queue = list(paths)
+    latencies: list[float] = []
+    errors = [0]
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        while True:
+            with lock:
+                if not queue:
+                    break
+                path = queue.pop()
+            t0 = time.perf_counter()
+            try:
+                conn.request("GET", path, headers=headers)
+                response = conn.getresponse()
+                response.read()
+                ok = response.status == 200
+            except (OSError, http.client.HTTPException):
+                ok = False
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+            elapsed = time.perf_counter() - t0
+            with lock:
+                latencies.append(elapsed)
+                if not ok:
+                    errors[0] += 1
+        conn.close()
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    total = time.perf_counter() - start
+    latencies.sort()
+    return {
+        "rate": len(latencies) / total,
+        "p50": 1000 * statistics.median(latencies),
+        "p95": 1000 * latencies[int(0.95 * (len(latencies) - 1))],
+        "errors": errors[0],
+        "n": len(latencies),
+    }
+
+
+def start_pedslink(media: Path) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    env = dict(
+        os.environ,
+        DATABASE_URL=DATABASE_URL,
+        REDIS_URL=REDIS_URL,
+        MEDIA_ROOT=str(media),
+        CACHE_PREFIX="bench-viewer",
+        DEBUG="1",
+        DB_POOL="1",
+        LOG_LEVEL="WARNING",
+    )
+    proc = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "uvicorn"),
+            "pedslink.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(WORKERS),
+            "--lifespan",
+            "off",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    wait_http(f"http://127.0.0.1:{port}/healthz")
+    return proc, port
+
+
+def start_orthanc(folder: Path) -> tuple[subprocess.Popen, int]:
+    if not shutil.which("Orthanc"):
+        subprocess.run(
+            ["sudo", "apt-get", "install", "-y", "orthanc", "orthanc-dicomweb"], check=True
+        )
+    port, dicom_port = free_port(), free_port()
+    config = {
+        "Name": "bench",
+        "StorageDirectory": str(folder / "storage"),
+        "IndexDirectory": str(folder / "storage"),
+        "HttpPort": port,
+        "DicomPort": dicom_port,
+        "RemoteAccessAllowed": False,
+        "AuthenticationEnabled": False,
+        "Plugins": ["/usr/share/orthanc/plugins/libOrthancDicomWeb.so"],
+        "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
+        "HttpThreadsCount": 50,
+    }
+    (folder / "orthanc.json").write_text(json.dumps(config))
+    proc = subprocess.Popen(
+        ["Orthanc", str(folder / "orthanc.json")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    wait_http(f"http://127.0.0.1:{port}/system")
+    return proc, port
+
+
+def upload_to_orthanc(port: int, paths: list[Path]) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    for path in paths:
+        conn.request("POST", "/instances", body=path.read_bytes())
+        conn.getresponse().read()
+    conn.close()
+
+
+def clear_render_cache(media: Path) -> None:
+    shutil.rmtree(media / "render-cache", ignore_errors=True)
+
+
+def rendered_benchmark(
+    ped_port: int, orthanc_port: int, uids: list, cookie: str, media: Path
+) -> list[tuple]:
+    rows = []
+    ped_paths = [
+        f"/dicomweb/studies/{s}/series/{se}/instances/{i}/frames/1/rendered" for s, se, i in uids
+    ]
+    orth_paths = [
+        f"/dicom-web/studies/{s}/series/{se}/instances/{i}/frames/1/rendered" for s, se, i in uids
+    ]
+    ped_headers = {"Cookie": f"sessionid={cookie}", "Accept": "image/jpeg"}
+    orth_headers = {"Accept": "image/jpeg"}
+    for clients in CONCURRENCY:
+        clear_render_cache(media)
+        cold = run_load(ped_port, ped_paths, clients, ped_headers)
+        warm = run_load(ped_port, ped_paths * WARM_ROUNDS, clients, ped_headers)
+        orth = run_load(orthanc_port, orth_paths * WARM_ROUNDS, clients, orth_headers)
+        rows.append((clients, cold, warm, orth))
+    return rows
+
+
+# ---------------------------------------------------------------- worker
+
+
+def worker_rate(ids: list[int], media: Path) -> tuple[float, int]:
+    """Queue the ingest hook for every instance (batches of 10) and time a real worker."""
+    from viewer.models import RenderInfo
+    from viewer.tasks import build_render_caches
+
+    clear_render_cache(media)
+    RenderInfo.objects.all().delete()
+    env = dict(
+        os.environ,
+        DATABASE_URL=DATABASE_URL,
+        REDIS_URL=REDIS_URL,
+        MEDIA_ROOT=str(media),
+        CACHE_PREFIX="bench-viewer",
+    )
+    queue = f"bench-viewer-{os.getpid()}"
+    worker = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "celery"),
+            "-A",
+            "pedslink",
+            "worker",
+            "-Q",
+            queue,
+            "--concurrency",
+            "2",
+            "--loglevel",
+            "WARNING",
+            "--hostname",
+            f"{queue}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        time.sleep(4)  # let the worker connect before the clock starts
+        start = time.perf_counter()
+        for k in range(0, len(ids), 10):
+            build_render_caches.apply_async(args=[ids[k : k + 10]], queue=queue)
+        while RenderInfo.objects.filter(cached_at__isnull=False).count() < len(ids):
+            if time.perf_counter() - start > 900:
+                raise RuntimeError("worker did not finish")
+            time.sleep(0.2)
+        elapsed = time.perf_counter() - start
+    finally:
+        worker.send_signal(signal.SIGTERM)  # warm shutdown: running tasks finish
+        try:
+            worker.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(worker.pid, signal.SIGKILL)
+    return len(ids) / elapsed, len(ids)
+
+
+# ---------------------------------------------------------------- browser
+
+
+def browser_benchmark(port: int, study_uid: str, cookie: str) -> dict[str, float]:
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+
+    out: dict[str, float] = {}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        for label, options in (
+            ("desktop", {"viewport": {"width": 1366, "height": 900}}),
+            (
+                "phone",
+                {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True},
+            ),
+        ):
+            context = browser.new_context(**options)
+            context.add_cookies(
+                [{"name": "sessionid", "value": cookie, "url": f"http://127.0.0.1:{port}"}]
+            )
+            warm = urllib.request.Request(
+                f"http://127.0.0.1:{port}/viewer/studies/{study_uid}/",
+                headers={"Cookie": f"sessionid={cookie}"},
+            )
+            for _ in range(3):  # a warm server (templates compiled, pool filled)
+                urllib.request.urlopen(warm).read()  # noqa: S310
+            page = context.new_page()  # a fresh browser cache: no frame comes from it
+            page.goto(f"http://127.0.0.1:{port}/viewer/studies/{study_uid}/")
+            page.wait_for_selector("#vp-main[data-loaded='all']", timeout=120_000)
+            marks = page.evaluate(
+                """() => Object.fromEntries(performance.getEntriesByType('mark')
+                    .map(m => [m.name, m.startTime]))"""
+            )
+            nav = page.evaluate(
+                """() => { const n = performance.getEntriesByType('navigation')[0];
+                    const r = performance.getEntriesByType('resource');
+                    const first = r.find(e => /frames\\/\\d+\\/(rendered|modality)/.test(e.name));
+                    return {html: n.responseEnd, dcl: n.domContentLoadedEventEnd,
+                            frame_start: first ? first.startTime : -1,
+                            frame_end: first ? first.responseEnd : -1}; }"""
+            )
+            for key, value in nav.items():
+                out[f"{label}_{key}_ms"] = value
+            out[f"{label}_first_image_ms"] = marks["viewer:first-image"]
+            out[f"{label}_series_loaded_ms"] = marks["viewer:series-loaded"]
+            if label == "desktop":
+                box = page.locator("#vp-main canvas").bounding_box()
+                x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+                page.evaluate("window.__viewerStats.wl.length = 0")
+                page.mouse.move(x, y)
+                page.mouse.down()
+                page.mouse.move(x + 200, y + 100, steps=60)
+                page.mouse.up()
+                steps = sorted(page.evaluate("window.__viewerStats.wl"))
+                out["wl_step_mean_ms"] = statistics.mean(steps)
+                out["wl_step_p95_ms"] = steps[int(0.95 * (len(steps) - 1))]
+                out["wl_step_max_ms"] = steps[-1]
+            context.close()
+        browser.close()
+    return out
+
+
+# ---------------------------------------------------------------- main
+
+
+def fmt_row(name: str, r: dict[str, float]) -> str:
+    return (
+        f"{name:<18} {r['rate']:8.1f} img/s  p50 {r['p50']:7.1f} ms  p95 {r['p95']:7.1f} ms"
+        f"  ({r['n']} requests, {r['errors']} errors)"
+    )
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="bench-viewer-"))
+    media = work / "media"
+    print(f"Viewer benchmark: {SLICES} CT slices {SIZE}x{SIZE} 16-bit, {WORKERS} uvicorn workers")
+    procs: list[subprocess.Popen] = []
+    try:
+        paths = make_slices(Path(tempfile.mkdtemp(dir=work)))
+        recreate_database()
+        django_setup(media)
+        study_uid, uids, cookie, ids = index_study(paths)
+        ped, ped_port = start_pedslink(media)
+        procs.append(ped)
+        if "load" in PARTS:
+            orth, orth_port = start_orthanc(work)
+            procs.append(orth)
+            upload_to_orthanc(orth_port, paths)
+            print("\nRendered frame (JPEG), cold = empty render cache, warm = cached; Orthanc")
+            for clients, cold, warm, orth_r in rendered_benchmark(
+                ped_port, orth_port, uids, cookie, media
+            ):
+                print(f"-- {clients} concurrent clients")
+                print(fmt_row("PedsLink cold", cold))
+                print(fmt_row("PedsLink warm", warm))
+                print(fmt_row("Orthanc", orth_r))
+                print(f"   warm / Orthanc: {warm['rate'] / orth_r['rate']:.2f}x")
+
+        if "worker" in PARTS:
+            rate, n = worker_rate(ids, media)
+            print(f"\nCelery worker (2 processes) cache build: {rate:.1f} frames/s over {n} frames")
+            print("  (per frame: default-window JPEG + lossless 16-bit PNG; plus series thumbnail)")
+        else:
+            from viewer.render_cache import build_for_instances
+
+            build_for_instances(ids)
+
+        if "browser" not in PARTS:
+            return
+        figures = browser_benchmark(ped_port, study_uid, cookie)
+        print("\nChromium (warm cache):")
+        for key, value in figures.items():
+            print(f"  {key:<28} {value:8.1f}")
+    finally:
+        for proc in procs:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=20)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                pass
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

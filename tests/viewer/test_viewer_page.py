@@ -1,0 +1,198 @@
+"""The viewer page and its manifest: header facts, series, priors, access, query count."""
+
+import datetime as dt
+import json
+
+import pytest
+
+from consult.models import AuditEvent
+from tests.factories import SeriesFactory, StudyFactory, WeightFactory, store_dataset
+from tests.viewer.dicom_data import ct_slice
+
+pytestmark = pytest.mark.django_db
+
+
+def manifest_of(response):
+    html = response.content.decode()
+    start = html.index('<script id="viewer-manifest" type="application/json">') + len(
+        '<script id="viewer-manifest" type="application/json">'
+    )
+    return json.loads(html[start : html.index("</script>", start)])
+
+
+def test_page_shows_the_child_and_the_study(login, county_doctor, ct_study, settings):
+    settings.LANGUAGE_CODE = "en"
+    WeightFactory(patient=ct_study.patient, weight_kg="11.20", measured_on=dt.date(2026, 11, 1))
+    WeightFactory(patient=ct_study.patient, weight_kg="13.00", measured_on=dt.date(2026, 12, 1))
+    client = login(county_doctor)
+    client.cookies["django_language"] = "en"
+    response = client.get(f"/viewer/studies/{ct_study.study_instance_uid}/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "李小明" in html
+    assert "2 years 8 months" in html  # born 2024-03-15, scanned 2026-11-20
+    assert "11.20 kg" in html  # the weight before the exam, not the later one
+    assert "Yongjia County Hospital" in html
+    assert "CT ABDOMEN" in html
+    manifest = manifest_of(response)
+    series = manifest["series"][0]
+    assert len(series["instances"]) == 5
+    assert series["instances"][0]["info"]["pixel_spacing"] == [0.5, 0.5]
+    assert series["instances"][0]["info"]["local_window"] is True
+
+
+def test_opening_the_page_writes_one_view_row(login, county_doctor, ct_study):
+    login(county_doctor).get(f"/viewer/studies/{ct_study.study_instance_uid}/")
+    row = AuditEvent.objects.get(user=county_doctor, action="view", object_type="study")
+    assert row.patient == ct_study.patient
+    assert row.object_id == str(ct_study.pk)
+
+
+def test_outsider_gets_404_and_a_denied_row(login, outsider, ct_study):
+    response = login(outsider).get(f"/viewer/studies/{ct_study.study_instance_uid}/")
+    assert response.status_code == 404
+    assert AuditEvent.objects.filter(user=outsider, action="denied", object_type="study").exists()
+    response = login(outsider).get(f"/viewer/studies/{ct_study.study_instance_uid}/manifest.json")
+    assert response.status_code == 404
+
+
+def test_anonymous_is_sent_to_login(client, ct_study):
+    response = client.get(f"/viewer/studies/{ct_study.study_instance_uid}/")
+    assert response.status_code == 302
+    assert "/login/" in response["Location"]
+
+
+def test_priors_of_the_same_child_are_offered(login, county_doctor, ct_study):
+    prior = StudyFactory(patient=ct_study.patient, study_date=dt.date(2025, 6, 1))
+    StudyFactory()  # another child's study: never offered
+    response = login(county_doctor).get(f"/viewer/studies/{ct_study.study_instance_uid}/")
+    assert response.context["priors"] == [
+        {
+            "uid": prior.study_instance_uid,
+            "date": response.context["priors"][0]["date"],
+            "modality": "CT",
+            "description": "CT ABDOMEN",
+        }
+    ]
+
+
+def test_page_query_count_does_not_grow_with_slices(
+    login, county_doctor, ct_study, django_assert_max_num_queries
+):
+    client = login(county_doctor)
+    url = f"/viewer/studies/{ct_study.study_instance_uid}/"
+    client.get(url)  # first view reads the headers once into RenderInfo
+    series = ct_study.series.first()
+    for i in range(5, 25):
+        store_dataset(ct_slice(ct_study.study_instance_uid, series.series_instance_uid, i), series)
+    client.get(url)
+    with django_assert_max_num_queries(16):
+        response = client.get(url)
+    assert len(manifest_of(response)["series"][0]["instances"]) == 25
+
+
+def test_empty_series_and_unreadable_file_are_listed_with_reasons(login, county_doctor, child):
+    from django.core.files.storage import default_storage
+
+    study = StudyFactory(patient=child)
+    SeriesFactory(study=study, description="EMPTY")
+    series = SeriesFactory(study=study)
+    inst = store_dataset(ct_slice(study.study_instance_uid, series.series_instance_uid, 0), series)
+    default_storage.delete(inst.storage_key)
+    response = login(county_doctor).get(f"/viewer/studies/{study.study_instance_uid}/")
+    manifest = manifest_of(response)
+    assert manifest["series"][0]["instances"] == []
+    assert "No images in this series" in response.content.decode() or "此序列没有图像" in (
+        response.content.decode()
+    )
+    assert manifest["series"][1]["instances"][0]["problem"] == "The stored file is missing."
+
+
+def test_modality16_frame_gives_lossless_values_and_how_to_read_them(
+    login, county_doctor, ct_study
+):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    series = ct_study.series.first()
+    inst = series.instances.order_by("instance_number")[2]
+    url = (
+        f"/viewer/studies/{ct_study.study_instance_uid}/series/{series.series_instance_uid}"
+        f"/instances/{inst.sop_instance_uid}/frames/1/modality.png"
+    )
+    response = login(county_doctor).get(url)
+    assert response.status_code == 200
+    values = np.asarray(Image.open(io.BytesIO(response.content))).astype(int)
+    offset = int(response["X-Pixel-Offset"])
+    intercept = float(response["X-Rescale-Intercept"])
+    assert values[32, 32] - offset + intercept == 40 + 2 * 10  # disc of slice 3
+    assert login(county_doctor).get(url.replace("/1/", "/2/")).status_code == 400
+
+
+def test_modality16_refused_to_outsider(login, outsider, ct_study):
+    series = ct_study.series.first()
+    inst = series.instances.first()
+    url = (
+        f"/viewer/studies/{ct_study.study_instance_uid}/series/{series.series_instance_uid}"
+        f"/instances/{inst.sop_instance_uid}/frames/1/modality.png"
+    )
+    assert login(outsider).get(url).status_code == 404
+    assert AuditEvent.objects.filter(user=outsider, action="denied").count() == 1
+
+
+def batch_url(study, frames, kind="m16"):
+    series = study.series.first()
+    return (
+        f"/viewer/studies/{study.study_instance_uid}/series/{series.series_instance_uid}"
+        f"/frames?kind={kind}&frames={frames}"
+    )
+
+
+def parse_batch(body):
+    length = int.from_bytes(body[:4], "big")
+    index = json.loads(body[4 : 4 + length])
+    pos, parts = 4 + length, []
+    for entry in index:
+        parts.append(body[pos : pos + entry["length"]])
+        pos += entry["length"]
+    return index, parts
+
+
+def test_batch_returns_many_frames_in_one_response(login, county_doctor, ct_study):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    instances = list(ct_study.series.first().instances.order_by("instance_number"))
+    frames = ",".join(f"{i.sop_instance_uid}:1" for i in instances)
+    response = login(county_doctor).get(batch_url(ct_study, frames))
+    assert response.status_code == 200
+    index, parts = parse_batch(response.content)
+    assert [e["uid"] for e in index] == [i.sop_instance_uid for i in instances]
+    for k, (entry, data) in enumerate(zip(index, parts, strict=True)):
+        values = np.asarray(Image.open(io.BytesIO(data))).astype(int)
+        assert values[32, 32] - entry["offset"] + entry["intercept"] == 40 + 10 * k
+    jpeg = login(county_doctor).get(batch_url(ct_study, frames, "jpeg") + "&window=40,400")
+    _index, jparts = parse_batch(jpeg.content)
+    assert all(p.startswith(b"\xff\xd8") for p in jparts)
+
+
+def test_batch_reports_missing_frames_and_refuses_bad_input(login, county_doctor, ct_study):
+    inst = ct_study.series.first().instances.first()
+    client = login(county_doctor)
+    index, _ = parse_batch(client.get(batch_url(ct_study, f"{inst.sop_instance_uid}:9")).content)
+    assert index[0]["problem"] == "There is no such frame."
+    assert client.get(batch_url(ct_study, "nonsense")).status_code == 400
+    assert client.get(batch_url(ct_study, f"{inst.sop_instance_uid}:1", "gif")).status_code == 400
+    many = ",".join([f"{inst.sop_instance_uid}:1"] * 33)
+    assert client.get(batch_url(ct_study, many)).status_code == 400
+
+
+def test_batch_refused_to_outsider(login, outsider, ct_study):
+    inst = ct_study.series.first().instances.first()
+    response = login(outsider).get(batch_url(ct_study, f"{inst.sop_instance_uid}:1"))
+    assert response.status_code == 404
+    assert AuditEvent.objects.filter(user=outsider, action="denied", object_type="series").exists()

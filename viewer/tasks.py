@@ -1,0 +1,11 @@
+from celery import shared_task
+
+
+@shared_task(
+    bind=True, acks_late=True, max_retries=5, autoretry_for=(Exception,), retry_backoff=True
+)
+def build_render_caches(self, instance_ids: list[int]) -> None:  # noqa: ANN001
+    """Thumbnails and default-window frames for freshly ingested instances (idempotent)."""
+    from viewer.render_cache import build_for_instances
+
+    build_for_instances(instance_ids)
