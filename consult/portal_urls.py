@@ -10,6 +10,7 @@ urlpatterns = [
     path("report/images/<int:n>/", v.portal_image, name="portal-image"),
     path("report/pdf/", v.portal_pdf, name="portal-pdf"),
     path("leave/", v.portal_leave, name="portal-leave"),
+    path("language/<str:code>/", v.portal_language, name="portal-language"),
     path("staff/consultations/<int:pk>/share/", v.staff_share, name="portal-staff-share"),
     path("staff/shares/<int:share_id>/revoke/", v.staff_revoke, name="portal-staff-revoke"),
     re_path(r"^(?P<token>[A-Za-z0-9_-]{32})$", v.portal_open, name="portal-open"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -21,6 +22,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.timezone import localdate
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from consult import portal_services as svc
@@ -61,10 +63,13 @@ def portal_view(func: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 # --- the cookie -------------------------------------------------------------------------------
 
 
-def _set_state(response: HttpResponse, share: PortalShare, stage: str) -> HttpResponse:
+def _set_state(
+    response: HttpResponse, share: PortalShare, stage: str, key: str = ""
+) -> HttpResponse:
+    """`key` is the visit's form key: forms echo it back (see `_form_ok`)."""
     response.set_signed_cookie(
         COOKIE,
-        json.dumps({"s": share.pk, "st": stage}),
+        json.dumps({"s": share.pk, "st": stage, "k": key or secrets.token_urlsafe(16)}),
         salt=SALT,
         max_age=session_seconds(),
         path=COOKIE_PATH,
@@ -80,6 +85,7 @@ def _state(request: HttpRequest) -> tuple[PortalShare | None, str]:
         raw = request.get_signed_cookie(COOKIE, salt=SALT, max_age=session_seconds())
         data = json.loads(raw)
         share_id, stage = int(data["s"]), str(data["st"])
+        request.portal_key = str(data["k"])  # type: ignore[attr-defined]
     except (KeyError, ValueError, TypeError, signing.BadSignature):
         return None, ""
     share = (
@@ -90,6 +96,14 @@ def _state(request: HttpRequest) -> tuple[PortalShare | None, str]:
         .first()
     )
     return share, stage
+
+
+def _form_ok(request: HttpRequest) -> bool:
+    """Portal pages send no referrer, so browsers POST with `Origin: null` and Django's CSRF
+    check cannot run. Instead: the cookie is SameSite=Lax (never sent on a cross-site POST)
+    and each form carries the visit's random key, which a foreign page cannot know."""
+    key = getattr(request, "portal_key", "")
+    return bool(key) and secrets.compare_digest(request.POST.get("k", ""), key)
 
 
 def _problem(
@@ -148,10 +162,11 @@ def _parse_date(text: str) -> dt.date | None:
 
 
 @portal_view
+@csrf_exempt
 @require_http_methods(["GET", "POST"])
 def portal_home(request: HttpRequest) -> HttpResponse:
     share, stage = _state(request)
-    if share is None:
+    if share is None or (request.method == "POST" and not _form_ok(request)):
         return _problem(request, "no_session", status=403)
     checked = svc.usable_or_problem(share)
     if isinstance(checked, svc.LinkProblem):
@@ -171,12 +186,12 @@ def portal_home(request: HttpRequest) -> HttpResponse:
                 response = redirect("portal-home")
                 if target.pk != share.pk:
                     response["Location"] += "?newer=1"
-                return _set_state(response, target, CODE)
+                return _set_state(response, target, CODE, request.portal_key)
             if stage == CODE and action == "code":
                 svc.portal_check_code(
                     share=share, code=request.POST.get("code", ""), ip=client_ip(request)
                 )
-                return _set_state(redirect("portal-report"), share, OK)
+                return _set_state(redirect("portal-report"), share, OK, request.portal_key)
             if stage == CODE and action == "resend":
                 svc.portal_code_send(share=share)
                 messages.info(request, _("A new code is on its way."))
@@ -202,11 +217,14 @@ def portal_home(request: HttpRequest) -> HttpResponse:
 
 
 @portal_view
+@csrf_exempt
 @require_http_methods(["GET", "POST"])
 def portal_report(request: HttpRequest) -> HttpResponse:
     share = _session_share(request, OK)
     if isinstance(share, HttpResponse):
         return share
+    if request.method == "POST" and not _form_ok(request):
+        return _problem(request, "no_session", status=403)
     report = share.report
     if report.status == Report.Status.SUPERSEDED:
         if request.method == "POST":
@@ -218,7 +236,9 @@ def portal_report(request: HttpRequest) -> HttpResponse:
                 return redirect("portal-report")
             except LimiterUnavailable:
                 return _problem(request, "unavailable", share, status=503)
-            return _set_state(redirect(reverse("portal-home") + "?newer=1"), target, CODE)
+            return _set_state(
+                redirect(reverse("portal-home") + "?newer=1"), target, CODE, request.portal_key
+            )
         return render(request, "portal/superseded.html", {"share": share})
     svc.portal_report_viewed(share=share, request=request)
     consultation = report.consultation
@@ -281,10 +301,34 @@ def portal_pdf(request: HttpRequest) -> HttpResponse:
 
 
 @portal_view
+@csrf_exempt
 @require_POST
 def portal_leave(request: HttpRequest) -> HttpResponse:
+    _state(request)
+    if not _form_ok(request):
+        return _problem(request, "no_session", status=403)
     response = render(request, "portal/problem.html", {"kind": "left"})
     response.delete_cookie(COOKIE, path=COOKIE_PATH)
+    return response
+
+
+@portal_view
+@require_GET
+def portal_language(request: HttpRequest, code: str) -> HttpResponse:
+    """The language switch as a link: the form-based `set_language` needs a CSRF Origin check
+    that no-referrer pages cannot pass. Only portal pages are valid targets."""
+    target = request.GET.get("next", "")
+    if not target.startswith("/p/") or "//" in target:
+        target = reverse("portal-home")
+    response = redirect(target)
+    if code in dict(settings.LANGUAGES):
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            code,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            samesite="Lax",
+            secure=settings.LANGUAGE_COOKIE_SECURE,
+        )
     return response
 
 

@@ -64,8 +64,8 @@ def opened(client, share_link, child, mother):
         c = c or client
         s, t = share_link if share is None else (share, token)
         c.get(f"/p/{t}")
-        c.post("/p/", {"action": "dob", "birth_date": s.patient.birth_date.isoformat()})
-        c.post("/p/", {"action": "code", "code": sms_code(s.guardian.mobile)})
+        post(c, {"action": "dob", "birth_date": s.patient.birth_date.isoformat()})
+        post(c, {"action": "code", "code": sms_code(s.guardian.mobile)})
         return c
 
     return _open
@@ -93,3 +93,34 @@ def english(settings):
 
 
 from tests.consult.conftest import assigned, draft, in_review, on_call_specialist  # noqa: E402, F401
+
+
+def portal_key(c) -> str:  # noqa: ANN001
+    """The visit's form key from the client's portal cookie (what the page's forms carry)."""
+    import json
+
+    from django.http import HttpRequest
+
+    from consult.portal_views import COOKIE, SALT
+
+    request = HttpRequest()
+    request.COOKIES[COOKIE] = c.cookies[COOKIE].value
+    return json.loads(request.get_signed_cookie(COOKIE, salt=SALT))["k"]
+
+
+def signed_portal_cookie(value: dict) -> str:
+    """A portal cookie value signed as the server would (for forged-stage tests)."""
+    import json
+
+    from django.http import HttpResponse
+
+    from consult.portal_views import COOKIE, SALT
+
+    response = HttpResponse()
+    response.set_signed_cookie(COOKIE, json.dumps(value), salt=SALT)
+    return response.cookies[COOKIE].value
+
+
+def post(c, data: dict, path: str = "/p/", **kwargs):  # noqa: ANN001, ANN201
+    """POST a portal form as the page would, with the visit's form key."""
+    return c.post(path, {**data, "k": portal_key(c)}, **kwargs)

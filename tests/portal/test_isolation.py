@@ -1,20 +1,11 @@
 """A guardian sees only the shared report, its images and PDF; every view is audited."""
 
 import datetime as dt
-import json
-
-from django.core import signing
 
 from consult.models import AuditEvent
 from consult.portal_services import portal_share_create
-from consult.portal_views import SALT
 from tests.factories import GuardianFactory, PatientFactory, SeriesFactory, SignedReportFactory
-from tests.portal.conftest import link_token
-
-
-def _forged(share_id: int, stage: str = "ok") -> str:
-    value = json.dumps({"s": share_id, "st": stage})
-    return signing.get_cookie_signer(salt="pl_portal" + SALT).sign(value)
+from tests.portal.conftest import link_token, post
 
 
 def _other_child_share(county_doctor):  # noqa: ANN001, ANN202
@@ -54,7 +45,7 @@ def test_a_verified_session_does_not_open_another_childs_link(
     # Opening B's link starts B's checks from the beginning; A's answers do not carry over.
     client.get(f"/p/{link_token(other.guardian.mobile)}")
     assert client.get("/p/report/")["Location"] == "/p/"
-    response = client.post("/p/", {"action": "dob", "birth_date": child.birth_date.isoformat()})
+    response = post(client, {"action": "dob", "birth_date": child.birth_date.isoformat()})
     assert response.status_code == 200  # child A's birth date is wrong for child B
     assert client.get("/p/report/")["Location"] == "/p/"
 
@@ -114,7 +105,7 @@ def test_every_view_is_an_audit_row_with_the_link_as_actor(client, share_link, o
 def test_failed_tries_are_audited_as_failures(client, share_link):
     share, token = share_link
     client.get(f"/p/{token}")
-    client.post("/p/", {"action": "dob", "birth_date": "2019-05-05"})
+    post(client, {"action": "dob", "birth_date": "2019-05-05"})
     row = AuditEvent.objects.get(portal_token_id=f"portal-share:{share.pk}")
     assert row.action == "login_failed" and row.outcome == "failure"
 

@@ -5,7 +5,7 @@ import pytest
 from consult.models import Notification, PortalShare, Report
 from consult.portal_services import PortalError, portal_share_create
 from tests.factories import GuardianFactory
-from tests.portal.conftest import link_token, sms_code
+from tests.portal.conftest import link_token, post, sms_code
 
 
 @pytest.fixture
@@ -77,10 +77,10 @@ def test_amendment_is_shared_again_and_the_old_link_leads_to_the_new_version(
 
     client.get(f"/p/{old_token}")
     assert "A newer version of this report exists" in client.get("/p/").content.decode()
-    response = client.post("/p/", {"action": "dob", "birth_date": child.birth_date.isoformat()})
+    response = post(client, {"action": "dob", "birth_date": child.birth_date.isoformat()})
     assert response["Location"] == "/p/?newer=1"
     assert "We sent a new code" in client.get(response["Location"]).content.decode()
-    client.post("/p/", {"action": "code", "code": sms_code(mother.mobile)})
+    post(client, {"action": "code", "code": sms_code(mother.mobile)})
     page = client.get("/p/report/").content.decode()
     assert "伴肠系膜淋巴结肿大" in page
 

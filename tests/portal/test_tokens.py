@@ -131,3 +131,19 @@ def test_last_use_and_open_count_are_recorded(client, share_link, opened):
     share.refresh_from_db()
     assert share.open_count == 2
     assert share.first_opened_at and share.last_used_at >= share.first_opened_at
+
+
+def test_a_form_posted_without_the_visits_key_is_refused(client, share_link, child):
+    """Portal pages send no referrer (Origin: null), so the form key stands in for CSRF."""
+    _, token = share_link
+    client.get(f"/p/{token}")
+    dob = {"action": "dob", "birth_date": child.birth_date.isoformat()}
+    assert client.post("/p/", dob).status_code == 403
+    assert client.post("/p/", {**dob, "k": "guessed"}).status_code == 403
+    assert not Notification.objects.filter(kind="portal_code").exists()
+
+
+def test_cookie_is_not_marked_secure_in_development(client, share_link, settings):
+    settings.DEBUG = True
+    _, token = share_link
+    assert not client.get(f"/p/{token}").cookies["pl_portal"]["secure"]

@@ -9,7 +9,7 @@ from django.utils.timezone import now
 
 from consult.models import Notification
 from consult.portal_services import portal_share_create
-from tests.portal.conftest import link_token, sms_code
+from tests.portal.conftest import link_token, post, signed_portal_cookie, sms_code
 from tests.processes import ROOT, subprocess_env
 
 WRONG_DOB = {"action": "dob", "birth_date": "2020-01-01"}
@@ -23,10 +23,10 @@ def test_birth_date_then_code_opens_the_report(client, share_link, child, mother
     _, token = share_link
     client.get(f"/p/{token}")
     assert "date of birth" in client.get("/p/").content.decode()
-    assert client.post("/p/", _dob(child))["Location"] == "/p/"
+    assert post(client, _dob(child))["Location"] == "/p/"
     page = client.get("/p/").content.decode()
     assert "ending in 1111" in page
-    response = client.post("/p/", {"action": "code", "code": sms_code(mother.mobile)})
+    response = post(client, {"action": "code", "code": sms_code(mother.mobile)})
     assert response["Location"] == "/p/report/"
     report = client.get("/p/report/")
     text = report.content.decode()
@@ -40,7 +40,7 @@ def test_report_is_refused_before_the_code(client, share_link, child):
     _, token = share_link
     client.get(f"/p/{token}")
     assert client.get("/p/report/")["Location"] == "/p/"
-    client.post("/p/", _dob(child))
+    post(client, _dob(child))
     assert client.get("/p/report/")["Location"] == "/p/"
     assert client.get("/p/report/pdf/")["Location"] == "/p/"
 
@@ -48,7 +48,7 @@ def test_report_is_refused_before_the_code(client, share_link, child):
 def test_wrong_birth_date_says_how_many_tries_are_left(client, share_link, english):
     _, token = share_link
     client.get(f"/p/{token}")
-    text = client.post("/p/", WRONG_DOB).content.decode()
+    text = post(client, WRONG_DOB).content.decode()
     assert "You have 4 tries left" in text
     assert not Notification.objects.filter(kind="portal_code").exists()
 
@@ -59,9 +59,9 @@ def test_five_wrong_tries_lock_the_link_even_for_the_right_answer(
     _, token = share_link
     client.get(f"/p/{token}")
     for _ in range(5):
-        response = client.post("/p/", WRONG_DOB)
+        response = post(client, WRONG_DOB)
     assert response.status_code == 429 and "locked for 15 minutes" in response.content.decode()
-    assert client.post("/p/", _dob(child)).status_code == 429
+    assert post(client, _dob(child)).status_code == 429
     assert not Notification.objects.filter(kind="portal_code").exists()
 
 
@@ -70,10 +70,10 @@ def test_the_lock_holds_for_the_link_from_another_address(client_factory, share_
     first = client_factory(REMOTE_ADDR="10.0.0.1")
     first.get(f"/p/{token}")
     for _ in range(5):
-        first.post("/p/", WRONG_DOB)
+        post(first, WRONG_DOB)
     second = client_factory(REMOTE_ADDR="10.0.0.2")
     second.get(f"/p/{token}")
-    assert second.post("/p/", _dob(child)).status_code == 429
+    assert post(second, _dob(child)).status_code == 429
 
 
 def test_one_address_is_locked_across_links(
@@ -83,9 +83,9 @@ def test_one_address_is_locked_across_links(
     guesser = client_factory(REMOTE_ADDR="10.9.9.9")
     guesser.get(f"/p/{link_token(mother.mobile)}")
     for _ in range(5):
-        guesser.post("/p/", WRONG_DOB)
+        post(guesser, WRONG_DOB)
     guesser.get(f"/p/{link_token(father.mobile)}")
-    assert guesser.post("/p/", _dob(child)).status_code == 429
+    assert post(guesser, _dob(child)).status_code == 429
 
 
 def test_failures_counted_by_another_process_lock_this_one(client, share_link, child):
@@ -99,7 +99,7 @@ def test_failures_counted_by_another_process_lock_this_one(client, share_link, c
     env = subprocess_env(DJANGO_SETTINGS_MODULE="pedslink.settings")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, timeout=60)
     client.get(f"/p/{token}")
-    assert client.post("/p/", _dob(child)).status_code == 429
+    assert post(client, _dob(child)).status_code == 429
 
 
 def test_lock_lasts_the_lock_time_after_the_last_try(client, share_link, child, settings):
@@ -110,67 +110,60 @@ def test_lock_lasts_the_lock_time_after_the_last_try(client, share_link, child, 
     share, token = share_link
     client.get(f"/p/{token}")
     for _ in range(5):
-        client.post("/p/", WRONG_DOB)
+        post(client, WRONG_DOB)
     r = redis.Redis.from_url(settings.PORTAL_LIMIT_REDIS_URL)
     assert 7 * 60 - 5 <= r.ttl(f"portal:fail:link:{share.pk}") <= 7 * 60
     assert 7 * 60 - 5 <= r.ttl("portal:fail:ip:127.0.0.1") <= 7 * 60
     r.delete(f"portal:fail:link:{share.pk}", "portal:fail:ip:127.0.0.1")  # the lock time is over
-    assert client.post("/p/", _dob(child)).status_code == 302
+    assert post(client, _dob(child)).status_code == 302
 
 
 def test_wrong_code_counts_and_says_tries_left(client, share_link, child, english):
     _, token = share_link
     client.get(f"/p/{token}")
-    client.post("/p/", _dob(child))
-    text = client.post("/p/", {"action": "code", "code": "000000"}).content.decode()
+    post(client, _dob(child))
+    text = post(client, {"action": "code", "code": "000000"}).content.decode()
     assert "You have 4 tries left" in text
 
 
 def test_code_expires_after_ten_minutes(client, share_link, child, mother):
     _, token = share_link
     client.get(f"/p/{token}")
-    client.post("/p/", _dob(child))
+    post(client, _dob(child))
     code = sms_code(mother.mobile)
     with time_machine.travel(now() + dt.timedelta(minutes=11)):
         # The cookie is signed with a timestamp too; sign a fresh one at the travelled time.
         client.get(f"/p/{token}")
         client.cookies["pl_portal"] = _code_stage_cookie(client, share_link[0])
-        response = client.post("/p/", {"action": "code", "code": code})
+        response = post(client, {"action": "code", "code": code})
     assert response.status_code == 200  # the form again, with the error
 
 
 def _code_stage_cookie(client, share):  # noqa: ANN001, ANN202
-    import json
-
-    from django.core import signing
-
-    from consult.portal_views import SALT
-
-    value = json.dumps({"s": share.pk, "st": "code"})
-    return signing.get_cookie_signer(salt="pl_portal" + SALT).sign(value)
+    return signed_portal_cookie({"s": share.pk, "st": "code", "k": "test-form-key"})
 
 
 def test_a_code_works_once(client_factory, share_link, child, mother):
     _, token = share_link
     first = client_factory()
     first.get(f"/p/{token}")
-    first.post("/p/", _dob(child))
+    post(first, _dob(child))
     code = sms_code(mother.mobile)
-    assert first.post("/p/", {"action": "code", "code": code})["Location"] == "/p/report/"
+    assert post(first, {"action": "code", "code": code})["Location"] == "/p/report/"
     second = client_factory()
     second.get(f"/p/{token}")
     second.cookies["pl_portal"] = _code_stage_cookie(second, share_link[0])
-    assert second.post("/p/", {"action": "code", "code": code}).status_code == 200
+    assert post(second, {"action": "code", "code": code}).status_code == 200
     assert second.get("/p/report/")["Location"] == "/p/"
 
 
 def test_codes_per_hour_are_limited(client, share_link, child, english):
     _, token = share_link
     client.get(f"/p/{token}")
-    client.post("/p/", _dob(child))
+    post(client, _dob(child))
     for _ in range(4):
-        client.post("/p/", {"action": "resend"})
-    text = client.post("/p/", {"action": "resend"}, follow=True).content.decode()
+        post(client, {"action": "resend"})
+    text = post(client, {"action": "resend"}, follow=True).content.decode()
     assert "Several codes were sent in the last hour" in text
     assert Notification.objects.filter(kind="portal_code").count() == 5
 
@@ -182,7 +175,7 @@ def test_fails_closed_when_the_limit_store_is_down(
     _, token = share_link
     client.get(f"/p/{token}")
     private_redis.stop()
-    response = client.post("/p/", _dob(child))
+    response = post(client, _dob(child))
     assert response.status_code == 503
     assert "Please try again in a few minutes" in response.content.decode()
     assert not Notification.objects.filter(kind="portal_code").exists()
