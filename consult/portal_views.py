@@ -118,6 +118,8 @@ def _problem(
     )
     if kind not in ("no_image", "unavailable"):
         response.delete_cookie(COOKIE, path=COOKIE_PATH)
+    # Django would log "Gone: /p/<token>": a link's token does not belong in the logs.
+    response._has_been_logged = True  # type: ignore[attr-defined]
     return response
 
 
