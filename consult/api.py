@@ -116,6 +116,7 @@ class UserSerializer(serializers.ModelSerializer):
             choices=SpecialistSubspecialty._meta.get_field("subspecialty").choices
         ),
         required=False,
+        write_only=True,
     )
 
     class Meta:
@@ -342,6 +343,6 @@ class PatientViewSet(
         except DjangoValidationError as exc:
             _raise_drf(exc)
         return Response(
-            GuardianSerializer(patient.guardians.all(), many=True).data,
+            GuardianSerializer(Guardian.objects.filter(patient=patient), many=True).data,
             status=status.HTTP_201_CREATED,
         )

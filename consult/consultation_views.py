@@ -17,6 +17,7 @@ from django.utils.timezone import now
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from consult import sla
 from consult.audit import Action, audit_record
 from consult.consultation_forms import ConsultationForm, ReassignForm, SlaPolicyForm
 from consult.models import (
@@ -188,12 +189,19 @@ def worklist_rows(user: User, params: Any) -> list[Consultation]:
         qs = qs.filter(subspecialty=params["subspecialty"])
     if params.get("status") in Status.values:
         qs = qs.filter(status=params["status"])
-    candidates = _with_standing([Consultation(**row) for row in qs.values(*STANDING_FIELDS)])
-    far = dt.timedelta(days=365)
-    candidates.sort(
-        key=lambda c: (c.standing.left if c.standing else far, c.priority != Priority.URGENT, c.pk)
-    )
-    first = [c.pk for c in candidates[:WORKLIST_ROWS]]
+    policies, at, far = sla_policies(), now(), dt.timedelta(days=365)
+
+    def sort_key(row: dict[str, Any]) -> tuple:
+        left = far
+        if row["submitted_at"] is not None:
+            clock = sla.Clock(
+                row["submitted_at"], row["sla_paused_seconds"], row["sla_paused_since"]
+            )
+            left = sla.standing(policies[row["priority"]], clock, at).left
+        return (left, row["priority"] != Priority.URGENT, row["pk"])
+
+    candidates = sorted(qs.values(*STANDING_FIELDS), key=sort_key)
+    first = [row["pk"] for row in candidates[:WORKLIST_ROWS]]
     rows = {c.pk: c for c in _list_rows(Consultation.objects.filter(pk__in=first))}
     ordered = _with_standing([rows[pk] for pk in first if pk in rows])
     return ordered
@@ -218,20 +226,22 @@ def worklist(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+def _first_rows(qs: Any, n: int = 50) -> list[Consultation]:
+    """The first n of an ordered queryset, with the list columns: ids first (index only),
+    then the joins and the study count for those n rows alone."""
+    ids = list(qs.values_list("pk", flat=True)[:n])
+    rows = {c.pk: c for c in _list_rows(Consultation.objects.filter(pk__in=ids))}
+    return _with_standing([rows[pk] for pk in ids if pk in rows])
+
+
 def dashboard_context() -> dict[str, Any]:
     open_cases = Consultation.objects.filter(status__in=OPEN_STATUSES)
     counts = dict(open_cases.values_list("status").annotate(n=Count("pk")).order_by())
     by_state = [(Status(s).label, counts.get(s, 0)) for s in OPEN_STATUSES]
-    at_risk = _with_standing(
-        list(
-            _list_rows(
-                open_cases.filter(sla_stage=2, breached_at__isnull=True).order_by("next_deadline")
-            )[:50]
-        )
+    at_risk = _first_rows(
+        open_cases.filter(sla_stage=2, breached_at__isnull=True).order_by("next_deadline")
     )
-    breached = _with_standing(
-        list(_list_rows(open_cases.filter(breached_at__isnull=False).order_by("breached_at"))[:50])
-    )
+    breached = _first_rows(open_cases.filter(breached_at__isnull=False).order_by("breached_at"))
     # Load from the open cases (index on status, assigned_to), not a join over all cases.
     open_by_specialist = dict(
         open_cases.exclude(assigned_to=None)

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
+from kombu.pidbox import Mailbox
 
 from pedslink.celery import app as celery_app
 
@@ -34,10 +35,13 @@ def _redis() -> str:
 
 
 def _celery() -> str:
+    # A mailbox of our own on a fresh connection: Celery's default control mailbox publishes
+    # through the app's producer pool, which retries forever when the broker has gone away.
+    mailbox = Mailbox(celery_app.conf.control_exchange, type="fanout", accept=["json"])
     try:
         with celery_app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
             conn.ensure_connection(max_retries=0, timeout=TIMEOUT_S)
-            replies = celery_app.control.ping(timeout=TIMEOUT_S, connection=conn)
+            replies = mailbox(conn)._broadcast("ping", reply=True, timeout=TIMEOUT_S)
         return "ok" if replies else "error: no worker answered"
     except Exception as exc:  # noqa: BLE001
         return f"error: {type(exc).__name__}"

@@ -20,8 +20,10 @@ from django.utils.translation import gettext as _
 from consult import sla
 from consult.models import OPEN_STATUSES, Consultation, ConsultationEvent, SlaPolicy, Status, User
 from consult.notify import alliance_language
+from consult.realtime import push_after_commit
 from consult.workflow import (
     _notify,
+    consultation_groups,
     consultation_route,
     coordinators,
     sla_clock,
@@ -100,6 +102,13 @@ def sla_step(*, consultation: Consultation, policies: dict[str, sla.Policy]) -> 
     with alliance_language():
         # A reassignment goes through consultation_transition, which stores its own deadline.
         _act(consultation, step, due)
+    # Dashboards and lists show "at risk" and "breached": tell them after commit.
+    push_after_commit(
+        consultation_groups(consultation),
+        "consultation",
+        id=consultation.pk,
+        sla_stage=consultation.sla_stage,
+    )
     return True
 
 

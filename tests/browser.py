@@ -77,7 +77,6 @@ def browser_login(page, live_server, user, password: str) -> None:  # noqa: ANN0
     page.goto(f"{live_server.url}/login/")
     page.fill("input[name=username]", user.username)
     page.fill("input[name=password]", password)
-    # `main`: the header's language switch buttons are submit buttons too.
     page.click("main button[type=submit]")
     page.wait_for_url(f"{live_server.url}/")
 

@@ -81,6 +81,7 @@ class OnCallShiftFactory(factory.django.DjangoModelFactory):
 class PatientFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Patient
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"李小明{n}")
     sex = Sex.MALE

@@ -8,7 +8,7 @@ import pytest
 from pypdf import PdfReader
 
 from consult.models import Consultation, Status, Subspecialty
-from tests.browser import browser_login
+from tests.browser import ARTIFACTS, browser_login
 from tests.factories import PatientFactory, StudyFactory, on_call
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -76,6 +76,8 @@ def test_township_doctor_to_signed_report(
     reader.fill("input[name=password]", password)
     reader.click("button[name=sign]")
     reader.wait_for_selector("a.pdf")
+    ARTIFACTS.mkdir(exist_ok=True)
+    reader.screenshot(path=str(ARTIFACTS / "consultation-signed.png"), full_page=True)
 
     # The doctor's page reloads itself when the report is signed.
     doctor.wait_for_selector("a.pdf")

@@ -271,3 +271,42 @@ def test_pages_speak_chinese_by_default(client, assigned, settings):
     client.force_login(assigned.assigned_to)
     text = client.get(reverse("worklist"), HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
     assert "工作列表" in text and "剩余" in text and "接诊" in text
+
+
+def test_worklist_is_ordered_by_time_left_and_paused_time_is_frozen(login, specialist):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    ago = lambda minutes: timezone.now() - dt.timedelta(minutes=minutes)  # noqa: E731
+    fresh = ConsultationFactory(
+        status=Status.ASSIGNED, assigned_to=specialist, submitted_at=ago(30)
+    )
+    late = ConsultationFactory(
+        status=Status.ASSIGNED, assigned_to=specialist, submitted_at=ago(180)
+    )
+    paused = ConsultationFactory(
+        status=Status.INFO_REQUESTED,
+        assigned_to=specialist,
+        submitted_at=ago(300),
+        sla_paused_since=ago(290),
+    )
+    text = login(specialist).get(reverse("worklist")).content.decode()
+    order = sorted((text.index(f'data-case="{c.pk}"'), c) for c in (fresh, late, paused))
+    # late: 1 h left; fresh: 3 h 30 left; paused after 10 min of work: 3 h 50 left.
+    assert [c for _i, c in order] == [late, fresh, paused]
+
+
+def test_dashboard_lists_at_risk_and_breached_cases(login, coordinator, specialist):
+    from django.utils import timezone
+
+    risky = ConsultationFactory(status=Status.ASSIGNED, assigned_to=specialist, sla_stage=2)
+    late = ConsultationFactory(
+        status=Status.IN_REVIEW, assigned_to=specialist, sla_stage=3, breached_at=timezone.now()
+    )
+    calm = ConsultationFactory(status=Status.ASSIGNED, assigned_to=specialist)
+    text = login(coordinator).get(reverse("coordinator-dashboard")).content.decode()
+    at_risk, breached = text.split("Breached</h2>")[0], text.split("Breached</h2>")[1]
+    assert f"#{risky.pk}<" in at_risk and f"#{late.pk}<" not in at_risk
+    assert f"#{late.pk}<" in breached.split("Load per specialist")[0]
+    assert f"#{calm.pk}<" not in text

@@ -27,8 +27,8 @@ from tests.processes import (
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 K = ConsultationEvent.Kind
 LADDER = [K.SLA_REMIND, K.SLA_WARN, K.SLA_BREACH, K.SLA_REASSIGN]
-# Remind at 3 s, warn at 6 s, breach (reassign) at 10 s, reassign again at 15 s.
-POLICY = {"target_seconds": 6, "breach_seconds": 10, "remind_percent": 50, "repeat_seconds": 5}
+# Remind at 3 s, warn at 6 s, breach (reassign) at 10 s, reassign again at 18 s.
+POLICY = {"target_seconds": 6, "breach_seconds": 10, "remind_percent": 50, "repeat_seconds": 8}
 
 
 @pytest.fixture
@@ -106,7 +106,7 @@ def _submit_and_check(case, stack, during=None):
         during()
     wait_for(
         lambda: K.SLA_REASSIGN in _ladder(case),
-        60,
+        120,
         message="the first repeat reassignment\n" + stack.logs(),
     )
     # Stop further repeats, then give racing sweeps time to do anything twice.
@@ -125,7 +125,7 @@ def _submit_and_check(case, stack, during=None):
     # Every outbox SMS was delivered, and delivered once.
     rows = Notification.objects.filter(channel="sms", recipient__mobile="13800000009")
     wait_for(
-        lambda: not rows.exclude(state="sent").exists(), 30, message="SMS delivery\n" + stack.logs()
+        lambda: not rows.exclude(state="sent").exists(), 90, message="SMS delivery\n" + stack.logs()
     )
     sent = [m for m in read_sms_file_outbox(stack.sms_dir) if m["to"] == "13800000009"]
     assert len(sent) == rows.count() == 3  # warned, breached, reassigned again

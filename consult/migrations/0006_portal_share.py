@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("consult", "0004_default_sla_policies"),
+        ("consult", "0005_default_sla_policies"),
     ]
 
     operations = [

@@ -13,6 +13,6 @@ def create_defaults(apps, schema_editor):  # noqa: ANN001, ANN201
 
 
 class Migration(migrations.Migration):
-    dependencies = [("consult", "0003_consultations")]
+    dependencies = [("consult", "0004_consultations")]
 
     operations = [migrations.RunPython(create_defaults, migrations.RunPython.noop)]

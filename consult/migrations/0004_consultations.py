@@ -8,7 +8,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("consult", "0002_audit_append_only_trigger"),
+        ("consult", "0003_patient_created_by_optional"),
         ("viewer", "0001_initial"),
     ]
 
