@@ -40,30 +40,36 @@ def _keys(share_id: int, ip: str | None) -> list[str]:
     return [f"portal:fail:link:{share_id}", f"portal:fail:ip:{ip or 'unknown'}"]
 
 
-def attempts_left(*, share_id: int, ip: str | None) -> int:
-    """Tries left before the lock (0: locked now)."""
-    try:
-        counts = _redis().mget(_keys(share_id, ip))
-    except redis.RedisError as exc:
-        raise LimiterUnavailable from exc
-    used = max(int(c or 0) for c in counts)
-    return max(max_attempts() - used, 0)
-
-
-def attempt_failed(*, share_id: int, ip: str | None) -> int:
-    """Count one failure against the link and the address; returns the tries left."""
+def attempt_take(*, share_id: int, ip: str | None) -> int | None:
+    """Reserve one try against the link and the address before the answer is checked, so
+    that parallel requests cannot get more tries than allowed. Returns the tries left after
+    this one, or None when the link or the address is locked (the answer must not be read).
+    """
     window = lock_seconds()
     try:
         pipe = _redis().pipeline()
         for key in _keys(share_id, ip):
             pipe.incr(key)
-            # Every failure restarts the window, so a lock lasts the full time after the last try.
+            # Every try restarts the window, so a lock lasts the full time after the last one.
             pipe.expire(key, window)
         results = pipe.execute()
     except redis.RedisError as exc:
         raise LimiterUnavailable from exc
     used = max(results[0], results[2])
-    return max(max_attempts() - used, 0)
+    if used > max_attempts():
+        return None
+    return max_attempts() - used
+
+
+def attempt_give_back(*, share_id: int, ip: str | None) -> None:
+    """The answer was right: the reserved try does not count."""
+    try:
+        pipe = _redis().pipeline()
+        for key in _keys(share_id, ip):
+            pipe.decr(key)
+        pipe.execute()
+    except redis.RedisError as exc:
+        raise LimiterUnavailable from exc
 
 
 def attempts_reset(*, share_id: int) -> None:

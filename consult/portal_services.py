@@ -209,8 +209,14 @@ def usable_or_problem(share: PortalShare) -> PortalShare | LinkProblem:
     return share
 
 
-def _refuse(share: PortalShare, ip: str | None, what: str) -> None:
-    left = portal_limits.attempt_failed(share_id=share.pk, ip=ip)
+def _take_try(share: PortalShare, ip: str | None) -> int:
+    left = portal_limits.attempt_take(share_id=share.pk, ip=ip)
+    if left is None:
+        raise PortalAttemptError(locked_message(), 0)
+    return left
+
+
+def _refuse(share: PortalShare, left: int, what: str) -> None:
     audit_record(
         action=Action.LOGIN_FAILED,
         obj=share,
@@ -231,11 +237,6 @@ def locked_message() -> str:
         "Too many wrong tries. This link is locked for %(minutes)s minutes; "
         "try again later or call the hospital."
     ) % {"minutes": portal_limits.lock_seconds() // 60}
-
-
-def _check_not_locked(share: PortalShare, ip: str | None) -> None:
-    if portal_limits.attempts_left(share_id=share.pk, ip=ip) == 0:
-        raise PortalAttemptError(locked_message(), 0)
 
 
 def current_version_share(share: PortalShare) -> PortalShare:
@@ -270,9 +271,10 @@ def portal_check_birth_date(
 ) -> PortalShare:
     """Step one: the child's date of birth. Right → a code is sent; returns the share the code
     opens (a newer version's share when this version was superseded)."""
-    _check_not_locked(share, ip)
+    left = _take_try(share, ip)
     if birth_date is None or birth_date != share.patient.birth_date:
-        _refuse(share, ip, "wrong date of birth")
+        _refuse(share, left, "wrong date of birth")
+    portal_limits.attempt_give_back(share_id=share.pk, ip=ip)
     with transaction.atomic():
         target = current_version_share(share)
         portal_code_send(share=target)
@@ -303,7 +305,7 @@ def portal_code_send(*, share: PortalShare) -> None:
 def portal_check_code(*, share: PortalShare, code: str, ip: str | None) -> PortalShare:
     """Step two: the one-time code. It is used up by the conditional update that accepts it,
     so two requests with the same code cannot both get in."""
-    _check_not_locked(share, ip)
+    left = _take_try(share, ip)
     code = (code or "").strip()
     accepted = CODE_RE.match(code) and PortalShare.objects.filter(
         pk=share.pk,
@@ -312,7 +314,8 @@ def portal_check_code(*, share: PortalShare, code: str, ip: str | None) -> Porta
         revoked_at__isnull=True,
     ).update(code_hash="", code_expires_at=None)
     if not accepted:
-        _refuse(share, ip, "wrong or expired code")
+        _refuse(share, left, "wrong or expired code")
+    portal_limits.attempt_give_back(share_id=share.pk, ip=ip)
     portal_limits.attempts_reset(share_id=share.pk)
     audit_record(
         action=Action.LOGIN,

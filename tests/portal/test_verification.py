@@ -94,7 +94,7 @@ def test_failures_counted_by_another_process_lock_this_one(client, share_link, c
     code = (
         "import django; django.setup();"
         "from consult import portal_limits as p;"
-        f"[p.attempt_failed(share_id={share.pk}, ip='10.1.1.1') for _ in range(5)]"
+        f"[p.attempt_take(share_id={share.pk}, ip='10.1.1.1') for _ in range(5)]"
     )
     env = subprocess_env(DJANGO_SETTINGS_MODULE="pedslink.settings")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, timeout=60)
@@ -179,3 +179,30 @@ def test_fails_closed_when_the_limit_store_is_down(
     assert response.status_code == 503
     assert "Please try again in a few minutes" in response.content.decode()
     assert not Notification.objects.filter(kind="portal_code").exists()
+
+
+def test_parallel_tries_cannot_exceed_the_limit(share_link):
+    """Tries are reserved before the answer is read: ten at once, only five are checked."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from consult import portal_limits
+
+    share, _ = share_link
+    with ThreadPoolExecutor(10) as pool:
+        results = list(
+            pool.map(
+                lambda i: portal_limits.attempt_take(share_id=share.pk, ip=f"10.2.0.{i}"),
+                range(10),
+            )
+        )
+    assert sorted(r for r in results if r is not None) == [0, 1, 2, 3, 4]
+    assert results.count(None) == 5
+
+
+def test_a_right_answer_does_not_use_up_a_try(client, share_link, child, english):
+    _, token = share_link
+    client.get(f"/p/{token}")
+    post(client, WRONG_DOB)
+    post(client, _dob(child))
+    client.get(f"/p/{token}")  # back to the first step
+    assert "You have 3 tries left" in post(client, WRONG_DOB).content.decode()
