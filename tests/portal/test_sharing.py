@@ -117,3 +117,27 @@ def test_outsider_cannot_share(signed_report, mother, login, outsider):
     assert not PortalShare.objects.exists()
     with pytest.raises(PortalError):
         portal_share_create(report=signed_report, guardians=[mother], user=outsider)
+
+
+def test_a_guardian_reading_a_version_that_gets_amended_is_offered_the_new_one(
+    client, share_link, opened, signed_report, mother, english
+):
+    from tests.factories import SignedReportFactory
+
+    opened()
+    signed_report.status = Report.Status.SUPERSEDED
+    signed_report.save()
+    v2 = SignedReportFactory(
+        consultation=signed_report.consultation,
+        version=2,
+        author=signed_report.author,
+        impression="回结肠型肠套叠，已复位。",
+        amendment_reason="补充复位结果",
+    )
+    page = client.get("/p/report/").content.decode()
+    assert "There is a newer version" in page and "已复位" not in page
+    response = post(client, {}, path="/p/report/")
+    assert response["Location"] == "/p/?newer=1"
+    post(client, {"action": "code", "code": sms_code(mother.mobile)})
+    assert "已复位" in client.get("/p/report/").content.decode()
+    assert PortalShare.objects.get(report=v2).previous == share_link[0]
