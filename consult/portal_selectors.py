@@ -7,6 +7,9 @@ list, never by a database id, so there is nothing in a URL to change to reach an
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.apps import apps
 from django.conf import settings
 
 from consult.models import Report
@@ -40,3 +43,26 @@ def key_images(report: Report) -> list[Instance]:
     chosen = chosen[: max_images()]
     by_pk = Instance.objects.in_bulk(chosen)
     return [by_pk[pk] for pk in chosen if pk in by_pk]
+
+
+def green_channel_appointment(report: Report) -> Any | None:
+    """The scheduled green-channel referral that follows this consultation, if any.
+
+    The referrals app (issue 8) is optional here: until its `Referral` model exists there is
+    no appointment to show and the page says what the specialist recommends instead.
+    """
+    try:
+        referral_model = apps.get_model("referrals", "Referral")
+    except LookupError:
+        return None
+    consultation = report.consultation
+    return (
+        referral_model.objects.filter(
+            consultation_id=consultation.pk,
+            patient_id=consultation.patient_id,
+            status__in=("scheduled", "in_transit"),
+        )
+        .select_related("receiving_hospital", "receiving_department")
+        .order_by("-scheduled_for", "-id")
+        .first()
+    )

@@ -30,7 +30,7 @@ from consult.ages import pediatric_age
 from consult.audit import Action, audit_denied, client_ip
 from consult.models import Guardian, PortalShare, Report
 from consult.portal_limits import LimiterUnavailable
-from consult.portal_selectors import key_images
+from consult.portal_selectors import green_channel_appointment, key_images
 from consult.report_pdf import report_pdf
 from consult.report_templates import TEMPLATES, display_rows
 from consult.selectors import consultations_visible_to, get_visible_or_404
@@ -256,6 +256,7 @@ def portal_report(request: HttpRequest) -> HttpResponse:
         "studies": studies,
         "rows": display_rows(template, report.data) if template else [],
         "images": range(len(key_images(report))),
+        "referral": green_channel_appointment(report),
         "hospital": consultation.hospital,
         "expert": report.author.hospital,
     }
