@@ -127,14 +127,12 @@ class StudyFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Study
 
-    study_instance_uid = factory.Sequence(lambda n: f"1.2.826.0.1.3680043.10.999.{n + 1}")
+    study_instance_uid = factory.Sequence(lambda n: f"1.2.826.0.1.3680043.10.999.1.{n}")
     patient = factory.SubFactory(PatientFactory)
     hospital = factory.LazyAttribute(lambda s: s.patient.home_hospital)
-    study_date = dt.date(2026, 11, 24)
-    description = "腹部超声"
-    modalities = "US"
-    number_of_series = 1
-    number_of_instances = 12
+    study_date = dt.date(2026, 11, 20)
+    description = "CT ABDOMEN"
+    modalities = "CT"
 
 
 class ConsultationFactory(factory.django.DjangoModelFactory):
@@ -159,7 +157,18 @@ class ConsultationFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def with_study(self, create, extracted, **kwargs):  # noqa: ANN001
         if create and extracted is not False:
-            self.studies.add(StudyFactory(patient=self.patient, hospital=self.hospital))
+            # The consultation's own exam: an abdominal ultrasound (the intussusception story).
+            self.studies.add(
+                StudyFactory(
+                    patient=self.patient,
+                    hospital=self.hospital,
+                    study_date=dt.date(2026, 11, 24),
+                    description="腹部超声",
+                    modalities="US",
+                    number_of_series=1,
+                    number_of_instances=12,
+                )
+            )
 
 
 def on_call(specialist, subspecialty, hours: int = 12):  # noqa: ANN001, ANN201
