@@ -141,3 +141,23 @@ def test_a_guardian_reading_a_version_that_gets_amended_is_offered_the_new_one(
     post(client, {"action": "code", "code": sms_code(mother.mobile)})
     assert "已复位" in client.get("/p/report/").content.decode()
     assert PortalShare.objects.get(report=v2).previous == share_link[0]
+
+
+def test_the_case_page_panel_costs_the_same_queries_for_one_or_many_links(
+    signed_report, mother, father, login, county_doctor
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    doctor = login(county_doctor)
+    url = f"/consultations/{signed_report.consultation_id}/"
+    portal_share_create(report=signed_report, guardians=[mother], user=county_doctor)
+    doctor.get(url)
+    with CaptureQueriesContext(connection) as one:
+        doctor.get(url)
+    for _ in range(4):
+        portal_share_create(report=signed_report, guardians=[mother, father], user=county_doctor)
+    with CaptureQueriesContext(connection) as many:
+        page = doctor.get(url).content.decode()
+    assert page.count("/revoke/") == 9
+    assert len(many) == len(one)
