@@ -1,6 +1,7 @@
 """The guardian's story on a phone (390×844, touch) in Debian's Chromium."""
 
 import re
+import time
 
 import pytest
 
@@ -94,6 +95,27 @@ def test_guardian_opens_the_sms_link_and_reads_the_report_on_a_phone(
     path = download.value.path()
     with open(path, "rb") as fh:
         assert fh.read(4) == b"%PDF"
+
+    # Chrome's "Slow 3G" profile: the words are readable within a few seconds.
+    cdp.send("Network.enable")
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {
+            "offline": False,
+            "latency": 2000,
+            "downloadThroughput": 50_000,
+            "uploadThroughput": 50_000,
+        },
+    )
+    started = time.monotonic()
+    page.reload(wait_until="domcontentloaded")
+    page.wait_for_selector("text=回结肠型肠套叠")
+    elapsed = time.monotonic() - started
+    assert 2 <= elapsed < 12, elapsed  # at least one throttled round trip, then readable
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
 
     page.click("text=English")
     page.wait_for_url(f"{live_server.url}/p/report/")
