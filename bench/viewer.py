@@ -447,10 +447,31 @@ def browser_benchmark(port: int, study_uid: str, cookie: str) -> dict[str, float
                     const first = r.find(e => /frames\\/\\d+\\/(rendered|modality)/.test(e.name));
                     return {html: n.responseEnd, dcl: n.domContentLoadedEventEnd,
                             frame_start: first ? first.startTime : -1,
-                            frame_end: first ? first.responseEnd : -1}; }"""
+                            frame_end: first ? first.responseEnd : -1,
+                            first_frame_requests:
+                                r.filter(e => first && e.name === first.name).length}; }"""
             )
+            batches = page.evaluate(
+                """() => performance.getEntriesByType('resource')
+                    .filter(e => e.name.includes('/frames?'))
+                    .map(e => [e.startTime, e.responseStart, e.responseEnd, e.encodedBodySize])"""
+            )
+            if batches:
+                nav["batch_requests"] = len(batches)
+                nav["batch_wait_mean"] = statistics.mean(b[1] - b[0] for b in batches)
+                nav["batch_download_mean"] = statistics.mean(b[2] - b[1] for b in batches)
+                nav["batch_last_end"] = max(b[2] for b in batches)
+                nav["series_megabytes"] = sum(b[3] for b in batches) / 1e6
             for key, value in nav.items():
-                out[f"{label}_{key}_ms"] = value
+                unit = (
+                    ""
+                    if key in ("batch_requests", "series_megabytes", "first_frame_requests")
+                    else "_ms"
+                )
+                out[f"{label}_{key}{unit}"] = value
+            for name in ("first-received", "first-decoded"):
+                if f"viewer:{name}" in marks:
+                    out[f"{label}_{name.replace('-', '_')}_ms"] = marks[f"viewer:{name}"]
             out[f"{label}_first_image_ms"] = marks["viewer:first-image"]
             out[f"{label}_series_loaded_ms"] = marks["viewer:series-loaded"]
             if label == "desktop":

@@ -46,6 +46,7 @@ from consult.selectors import (
     patients_visible_to,
     users_visible_to,
 )
+from viewer.selectors import studies_for_patient
 
 PAGE_SIZE = 50
 
@@ -370,6 +371,7 @@ class PatientDetailView(LoginRequiredMixin, View):
             "identifiers": patient.identifiers.select_related("hospital"),
             "guardians": patient.guardians.all(),
             "weights": patient.weights.all()[:10],
+            "patient_studies": studies_for_patient(request.user, patient),
         }
         return render(request, "consult/patient_detail.html", context)
 

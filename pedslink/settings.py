@@ -269,3 +269,20 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
 }
+
+# Imaging ingest: caps on what one file, one zip or one image may cost (README, "Imaging").
+IMAGING_MAX_FILE_BYTES = env_int("IMAGING_MAX_FILE_BYTES", 2 * 1024**3)
+IMAGING_MAX_PIXEL_BYTES = env_int("IMAGING_MAX_PIXEL_BYTES", 2 * 1024**3)
+IMAGING_MAX_ZIP_MEMBERS = env_int("IMAGING_MAX_ZIP_MEMBERS", 5000)
+IMAGING_MAX_ZIP_BYTES = env_int("IMAGING_MAX_ZIP_BYTES", 8 * 1024**3)
+IMAGING_MAX_SEQUENCE_DEPTH = env_int("IMAGING_MAX_SEQUENCE_DEPTH", 12)
+IMAGING_PARSE_SECONDS = env_int("IMAGING_PARSE_SECONDS", 10)
+IMAGING_MAX_HEADER_BYTES = env_int("IMAGING_MAX_HEADER_BYTES", 16 * 1024**2)
+IMAGING_MAX_PHOTO_PIXELS = env_int("IMAGING_MAX_PHOTO_PIXELS", 40_000_000)
+IMAGING_MAX_PHOTO_BYTES = env_int("IMAGING_MAX_PHOTO_BYTES", 50 * 1024**2)
+# Uploads larger than this go to a temporary file rather than memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 1024**2)
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024**2)
+DICOM_AE_TITLE = env("DICOM_AE_TITLE", "PEDSLINK")
+DICOM_PORT = env_int("DICOM_PORT", 11112)
+DICOM_BIND_ADDRESS = env("DICOM_BIND_ADDRESS", "0.0.0.0")  # noqa: S104 - PACS connect from the LAN

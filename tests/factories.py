@@ -120,6 +120,18 @@ class WeightFactory(factory.django.DjangoModelFactory):
 from consult.models import Consultation, Priority, Status  # noqa: E402
 from viewer.models import Study  # noqa: E402
 
+# --- imaging (viewer/) ----------------------------------------------------------------
+
+
+class DicomNodeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "viewer.DicomNode"
+
+    hospital = factory.SubFactory(HospitalFactory)
+    ae_title = factory.Sequence(lambda n: f"PACS{n:04d}")
+    allowed_ips = "127.0.0.1"
+    description = "Test PACS"
+
 
 class StudyFactory(factory.django.DjangoModelFactory):
     """A Study row as the imaging pipeline would index it (no files behind it)."""

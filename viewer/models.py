@@ -3,7 +3,11 @@
 The bytes live in Django storage under a server-generated key; these rows index them.
 """
 
+import ipaddress
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -42,6 +46,8 @@ class Study(models.Model):
     modalities = models.CharField(_("modalities"), max_length=100, blank=True)
     number_of_series = models.PositiveIntegerField(default=0)
     number_of_instances = models.PositiveIntegerField(default=0)
+    # Photos of film are labelled wherever the study is shown (not of diagnostic quality).
+    has_photo_of_film = models.BooleanField(_("includes a photo of film"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -113,6 +119,132 @@ class Instance(models.Model):
 
     def __str__(self) -> str:
         return self.sop_instance_uid
+
+
+class IngestConflict(models.Model):
+    """Different bytes arrived under a SOP Instance UID already stored: kept aside, reported,
+    never overwriting the original."""
+
+    sop_instance_uid = models.CharField(_("SOP Instance UID"), max_length=64, db_index=True)
+    study_instance_uid = models.CharField(_("Study Instance UID"), max_length=64)
+    existing = models.ForeignKey(
+        Instance, on_delete=models.CASCADE, related_name="conflicts", verbose_name=_("stored")
+    )
+    size = models.BigIntegerField(_("size in bytes"))
+    sha256 = models.CharField(max_length=64)
+    storage_key = models.CharField(max_length=255, unique=True)
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    sending_hospital = models.ForeignKey(
+        "consult.Hospital", on_delete=models.PROTECT, related_name="+"
+    )
+    received_at = models.DateTimeField(_("received"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sop_instance_uid", "sha256"], name="uniq_conflict_per_content"
+            )
+        ]
+        verbose_name = _("conflicting instance")
+        verbose_name_plural = _("conflicting instances")
+
+    def __str__(self) -> str:
+        return self.sop_instance_uid
+
+
+ae_title_validator = RegexValidator(
+    r"^[ -~]{1,16}$", _("An AE title is 1 to 16 plain characters (letters, digits, spaces).")
+)
+
+
+def validate_ip_list(value: str) -> None:
+    for item in value.replace(",", " ").split():
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValidationError(
+                _("%(item)s is not an IP address or network."), params={"item": item}
+            ) from None
+
+
+class DicomNode(models.Model):
+    """A hospital's PACS or modality allowed to push to the C-STORE listener."""
+
+    hospital = models.ForeignKey(
+        "consult.Hospital",
+        on_delete=models.PROTECT,
+        related_name="dicom_nodes",
+        verbose_name=_("hospital"),
+    )
+    ae_title = models.CharField(_("AE title"), max_length=16, validators=[ae_title_validator])
+    allowed_ips = models.CharField(
+        _("allowed IP addresses"),
+        max_length=500,
+        validators=[validate_ip_list],
+        help_text=_(
+            "Addresses or networks separated by spaces or commas, e.g. 10.2.3.4 10.9.0.0/24"
+        ),
+    )
+    description = models.CharField(_("description"), max_length=200, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["hospital__code", "ae_title"]
+        constraints = [models.UniqueConstraint(fields=["ae_title"], name="uniq_dicom_node_aet")]
+        verbose_name = _("DICOM node")
+        verbose_name_plural = _("DICOM nodes")
+
+    def __str__(self) -> str:
+        return self.ae_title
+
+    def allows(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        networks = self.allowed_ips.replace(",", " ").split()
+        return any(ip in ipaddress.ip_network(item, strict=False) for item in networks)
+
+
+class IntegrationToken(models.Model):
+    """A hospital system's DICOMweb credential. Only a SHA-256 of the secret is kept; the
+    token acts through its own account, which belongs to the hospital."""
+
+    hospital = models.ForeignKey(
+        "consult.Hospital",
+        on_delete=models.PROTECT,
+        related_name="integration_tokens",
+        verbose_name=_("hospital"),
+    )
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(max_length=12, db_index=True)
+    token_hash = models.CharField(max_length=64, unique=True)
+    account = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="integration_token"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["hospital__code", "-created_at"]
+        verbose_name = _("integration token")
+        verbose_name_plural = _("integration tokens")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
 
 
 class RenderInfo(models.Model):

@@ -34,3 +34,37 @@ def series_visible_to(user: Any) -> QuerySet[Series]:
 
 def instances_visible_to(user: Any) -> QuerySet[Instance]:
     return Instance.objects.filter(series__study__in=studies_visible_to(user))
+
+
+def studies_for_patient(user: Any, patient: Any) -> QuerySet[Study]:
+    """A child's studies the user may see, newest first, for the child's page."""
+    return (
+        studies_visible_to(user)
+        .filter(patient=patient)
+        .select_related("hospital")
+        .order_by("-study_date", "-created_at")
+    )
+
+
+def unmatched_studies_for(user: Any) -> QuerySet[Study]:
+    """Studies the user's hospital sent that no child is matched to yet."""
+    if not getattr(user, "is_authenticated", False) or not user.hospital_id:
+        return Study.objects.none()
+    return (
+        studies_visible_to(user)
+        .filter(patient=None, hospital_id=user.hospital_id)
+        .order_by("-created_at")
+    )
+
+
+def get_study_for(request: Any, uid: str) -> Study:
+    """A study by UID if the user may see it; else a denied audit row and 404."""
+    from django.http import Http404
+
+    from consult.audit import audit_denied
+
+    study = studies_visible_to(request.user).filter(study_instance_uid=uid).first()
+    if study is None:
+        audit_denied(request, object_type="study", object_id=uid[:128])
+        raise Http404
+    return study

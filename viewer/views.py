@@ -1,161 +1,290 @@
-"""Viewer pages: the study viewer, its manifest, and the lossless 16-bit frames it windows."""
+"""Imaging pages: upload for a child, the unmatched queue, DICOM nodes and tokens."""
 
 from __future__ import annotations
 
+import io
 import json
+from typing import Any
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.timezone import now
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+from pydicom.uid import generate_uid
 
-from viewer import render_cache
-from viewer.access import audit_study_view, get_instance_for, get_series_for, get_study_for
-from viewer.manifest import can_save_measurements, study_manifest, study_priors
-from viewer.render import RenderOptions
-from viewer.render_views import BadRequest, image_response, parse_frames, parse_options
+from consult.audit import audit_denied
+from consult.models import Patient, PatientIdentifier, Role
+from consult.selectors import get_patient_for, get_visible_or_404, patients_visible_to
+from viewer import photos
+from viewer.forms import AssignStudyForm, DicomNodeForm, IntegrationTokenForm, PhotoForm
+from viewer.ingest import IngestError
+from viewer.models import DicomNode, IntegrationToken, Source
+from viewer.selectors import instances_visible_to, studies_for_patient, unmatched_studies_for
+from viewer.services import (
+    IngestResult,
+    Sender,
+    dicom_node_create,
+    dicom_node_deactivate,
+    ingest_flush,
+    instance_ingest,
+    integration_token_create,
+    integration_token_revoke,
+    record_upload_audit,
+    rejected,
+    study_assign_patient,
+    upload_ingest,
+)
+
+MAX_HASHES = 5000
 
 
-@require_GET
+def _upload_patient(request: HttpRequest, pk: int) -> Patient:
+    if not request.user.hospital_id:
+        audit_denied(request, object_type="patient", object_id=str(pk), reason="no hospital")
+        raise Http404
+    return get_visible_or_404(
+        request, patients_visible_to(request.user), pk=pk, object_type="patient"
+    )
+
+
 @login_required
-def study_page(request: HttpRequest, study: str) -> HttpResponse:
-    obj = get_study_for(request, study)
-    audit_study_view(request, obj, always=True)
-    manifest = study_manifest(obj, request.user)
+def upload_page(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = get_patient_for(request, pk)
+    studies = studies_for_patient(request.user, patient)
     return render(
         request,
-        "viewer/study.html",
+        "viewer/upload.html",
         {
-            "study": obj,
-            "header": manifest["header"],
-            "manifest": manifest,
-            "priors": study_priors(obj, request.user),
-            "can_open_ohif": can_save_measurements(request.user),
-            "first_frame": first_frame_urls(manifest),
+            "patient": patient,
+            "patient_studies": studies,
+            "max_bytes": settings.IMAGING_MAX_FILE_BYTES,
         },
     )
 
 
-def first_frame_urls(manifest: dict) -> dict[str, str]:
-    """URLs of the first image as the viewer will ask for it, for the page to preload."""
-    series = next((s for s in manifest["series"] if s["instances"]), None)
-    if series is None or series["instances"][0]["problem"]:
-        return {}
-    first = series["instances"][0]
-    urls = {"server": f"{first['base']}/frames/1/rendered"}
-    if first["info"].get("local_window"):
-        urls["local"] = (
-            manifest["modality16"]
-            .replace("{series}", series["uid"])
-            .replace("{instance}", first["uid"])
-            .replace("{frame}", "1")
-        )
-    if first["rows"] * first["columns"] > 1024 * 1024:
-        urls.pop("server")  # the viewer asks for a reduced rendering instead
-    return urls
-
-
-@require_GET
 @login_required
-def study_manifest_json(request: HttpRequest, study: str) -> JsonResponse:
-    """The manifest of another study (a prior opened for comparison)."""
-    obj = get_study_for(request, study)
-    audit_study_view(request, obj)
-    return JsonResponse(study_manifest(obj, request.user))
+@require_POST
+def upload_files(request: HttpRequest, pk: int) -> JsonResponse:
+    """The page sends one file (or a few) per request: DICOM files or zips."""
+    patient = _upload_patient(request, pk)
+    sender = Sender(
+        hospital=request.user.hospital,
+        source=Source.WEB,
+        user=request.user,
+        patient=patient,
+        defer_index=True,
+    )
+    results: list[IngestResult] = []
+    files = request.FILES.getlist("file")
+    if not files:
+        return JsonResponse({"detail": _("No file was sent.")}, status=400)
+    # The page sends each file's folder path to label verdicts; it never names a stored file.
+    paths = request.POST.getlist("path")
+    for index, upload in enumerate(files):
+        name = paths[index][:255] if index < len(paths) and paths[index] else upload.name
+        results += upload_ingest(fp=upload.file, name=name, size=upload.size, sender=sender)
+    ingest_flush(sender=sender)
+    record_upload_audit(request=request, results=results, patient=patient)
+    return JsonResponse({"results": [r.as_dict() for r in results]})
 
 
-@require_GET
 @login_required
-def frame_modality16(
-    request: HttpRequest, study: str, series: str, instance: str, frame: str
-) -> HttpResponse:
-    """A frame's stored values as a 16-bit greyscale PNG; X-Pixel-Offset, X-Rescale-Slope and
-    X-Rescale-Intercept say how to turn them into modality values."""
-    obj = get_instance_for(request, study, series, instance)
+@require_POST
+def upload_have(request: HttpRequest, pk: int) -> JsonResponse:
+    """Which of these file hashes the server already holds (resuming an interrupted upload)."""
+    _upload_patient(request, pk)
     try:
-        index = parse_frames(frame, obj.number_of_frames or 1)[0]
-    except BadRequest as exc:
-        return HttpResponse(str(exc), status=400, content_type="text/plain")
-    audit_study_view(request, obj.series.study)
-    result, meta = render_cache.modality16(obj, index)
-    response = image_response(result)
-    if meta:
-        response["X-Pixel-Offset"] = str(meta["offset"])
-        response["X-Rescale-Slope"] = repr(float(meta["slope"]))
-        response["X-Rescale-Intercept"] = repr(float(meta["intercept"]))
-    return response
+        hashes = json.loads(request.body or b"{}").get("sha256", [])
+        hashes = [h for h in hashes if isinstance(h, str) and len(h) == 64][:MAX_HASHES]
+    except (ValueError, AttributeError):
+        return JsonResponse({"detail": _('Send {"sha256": [...]}.')}, status=400)
+    have = instances_visible_to(request.user).filter(sha256__in=hashes)
+    return JsonResponse({"have": sorted(set(have.values_list("sha256", flat=True)))})
 
 
-MAX_BATCH = 32
-
-
-@require_GET
 @login_required
-def series_frames_batch(request: HttpRequest, study: str, series: str) -> HttpResponse:
-    """Many frames of a series in one response, so that loading a 300-slice series costs a
-    few requests rather than 300 (per-request overhead, not pixels, is what limits a series).
+@require_POST
+def upload_photo(request: HttpRequest, pk: int) -> JsonResponse:
+    """A photo of film, a picture or a PDF, wrapped as DICOM with the child's demographics."""
+    patient = _upload_patient(request, pk)
+    form = PhotoForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return JsonResponse({"detail": form.errors.get_json_data()}, status=400)
+    upload = form.cleaned_data["file"]
+    result = _photo_result(request, patient, form.cleaned_data, upload)
+    record_upload_audit(request=request, results=[result], patient=patient)
+    return JsonResponse({"results": [result.as_dict()]})
 
-    Query: `frames=<instance uid>:<frame>,...` (frames 1-based, at most 32), `kind=m16` (the
-    lossless 16-bit PNGs) or `kind=jpeg` (server-rendered; `window=c,w` as for `rendered`).
-    Body: 4-byte big-endian length of a JSON index, the index (one entry per frame: uid,
-    frame, length, problem, offset/slope/intercept for m16), then the images back to back.
-    """
-    obj = get_series_for(request, study, series)
-    kind = request.GET.get("kind", "m16")
+
+def _photo_result(request: HttpRequest, patient: Patient, data: dict, upload: Any) -> IngestResult:
+    # Photos and PDFs are read whole (Pillow, the PDF wrapper): their own, smaller cap.
+    if upload.size > settings.IMAGING_MAX_PHOTO_BYTES:
+        return rejected(upload.name, "too_large", _("The file is larger than the size limit."))
+    raw = upload.read()
+    batch, film = data["batch"], data["kind"] == "film"
+    study_uid = generate_uid(entropy_srcs=["pedslink-photo", str(patient.pk), batch])
+    series_uid = generate_uid(entropy_srcs=["pedslink-photo", str(patient.pk), batch, data["kind"]])
+    demo = _demographics(request, patient)
     try:
-        wanted = _parse_batch(request.GET.get("frames", ""))
-        options = parse_options(request)
-    except BadRequest as exc:
-        return HttpResponse(str(exc), status=400, content_type="text/plain")
-    if kind not in ("m16", "jpeg"):
-        return HttpResponse("kind must be m16 or jpeg", status=400, content_type="text/plain")
-    instances = {
-        i.sop_instance_uid: i
-        for i in obj.instances.filter(sop_instance_uid__in={uid for uid, _f in wanted})
-    }
-    audit_study_view(request, obj.study)
-    index, blobs = [], []
-    for uid, frame in wanted:
-        instance = instances.get(uid)
-        if instance is None or not 1 <= frame <= (instance.number_of_frames or 1):
-            index.append(
-                {"uid": uid, "frame": frame, "length": 0, "problem": "There is no such frame."}
+        if raw.startswith(b"%PDF-"):
+            encoded = photos.pdf_to_dicom(
+                raw, demo=demo, study_uid=study_uid, series_uid=series_uid, when=now()
             )
-            continue
-        if kind == "m16":
-            result, meta = render_cache.modality16(instance, frame - 1)
+            film = False
         else:
-            meta = {}
-            result = render_cache.rendered(
-                instance,
-                RenderOptions(
-                    frame - 1, options.window, options.viewport, "image/jpeg", options.quality
-                ),
+            encoded = photos.image_to_dicom(
+                raw,
+                demo=demo,
+                study_uid=study_uid,
+                series_uid=series_uid,
+                when=now(),
+                photo_of_film=film,
+                max_pixels=settings.IMAGING_MAX_PHOTO_PIXELS,
             )
-        index.append(
-            {
-                "uid": uid,
-                "frame": frame,
-                "length": len(result.data),
-                "problem": result.problem,
-                **meta,
-            }
+    except IngestError as exc:
+        return rejected(upload.name, exc.code, exc)
+    sender = Sender(
+        hospital=request.user.hospital,
+        source=Source.PHOTO,
+        user=request.user,
+        patient=patient,
+        photo_of_film=film,
+    )
+    return instance_ingest(
+        fp=io.BytesIO(encoded), name=upload.name, size=len(encoded), sender=sender
+    )
+
+
+def _demographics(request: HttpRequest, patient: Patient) -> photos.Demographics:
+    ids = {i.hospital_id: i.mrn for i in PatientIdentifier.objects.filter(patient=patient)}
+    mrn = ids.get(request.user.hospital_id) or ids.get(patient.home_hospital_id) or ""
+    return photos.Demographics(
+        name=patient.name,
+        patient_id=mrn or f"PL{patient.pk}",
+        birth_date=patient.birth_date,
+        sex=patient.sex,
+        institution=request.user.hospital.name_zh,
+    )
+
+
+# --- unmatched queue -----------------------------------------------------------------
+
+
+@login_required
+def unmatched_list(request: HttpRequest) -> HttpResponse:
+    studies = unmatched_studies_for(request.user)[:200]
+    return render(request, "viewer/unmatched.html", {"studies": studies, "form": AssignStudyForm()})
+
+
+@login_required
+@require_POST
+def unmatched_assign(request: HttpRequest, pk: int) -> HttpResponse:
+    study = get_visible_or_404(
+        request, unmatched_studies_for(request.user), pk=pk, object_type="study"
+    )
+    form = AssignStudyForm(request.POST)
+    if form.is_valid():
+        identifier = (
+            PatientIdentifier.objects.filter(
+                hospital_id=request.user.hospital_id,
+                mrn=form.cleaned_data["mrn"].strip(),
+                patient__in=patients_visible_to(request.user),
+            )
+            .select_related("patient")
+            .first()
         )
-        blobs.append(result.data)
-    head = json.dumps(index).encode()
-    body = b"".join([len(head).to_bytes(4, "big"), head, *blobs])
-    response = HttpResponse(body, content_type="application/octet-stream")
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+        if identifier is None:
+            messages.error(request, _("No child of your hospital has that record number."))
+        else:
+            try:
+                study_assign_patient(study=study, patient=identifier.patient, user=request.user)
+                messages.success(
+                    request, _("The study is filed under %(name)s.") % {"name": identifier.patient}
+                )
+            except IngestError as exc:
+                messages.error(request, str(exc))
+    return redirect("viewer:unmatched")
 
 
-def _parse_batch(text: str) -> list[tuple[str, int]]:
-    out = []
-    for part in text.split(","):
-        uid, _sep, frame = part.strip().rpartition(":")
-        if not uid or not frame.isdigit():
-            raise BadRequest("frames must be <instance uid>:<frame>,...")
-        out.append((uid, int(frame)))
-    if not 1 <= len(out) <= MAX_BATCH:
-        raise BadRequest(f"ask for 1 to {MAX_BATCH} frames")
-    return out
+# --- alliance admin: DICOM nodes and integration tokens --------------------------------
+
+
+def _require_admin(request: HttpRequest, object_type: str) -> None:
+    if request.user.role != Role.ADMIN:
+        audit_denied(request, object_type=object_type, object_id="list")
+        raise Http404
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def node_list(request: HttpRequest) -> HttpResponse:
+    _require_admin(request, "dicom_node")
+    form = DicomNodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            dicom_node_create(user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("The DICOM node is registered."))
+            return redirect("viewer:nodes")
+    nodes = DicomNode.objects.select_related("hospital")
+    return render(
+        request,
+        "viewer/nodes.html",
+        {
+            "nodes": nodes,
+            "form": form,
+            "ae_title": settings.DICOM_AE_TITLE,
+            "port": settings.DICOM_PORT,
+        },
+    )
+
+
+@login_required
+@require_POST
+def node_deactivate(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_admin(request, "dicom_node")
+    node = get_visible_or_404(request, DicomNode.objects.all(), pk=pk, object_type="dicom_node")
+    dicom_node_deactivate(node=node, user=request.user)
+    messages.success(request, _("The DICOM node can no longer send."))
+    return redirect("viewer:nodes")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def token_list(request: HttpRequest) -> HttpResponse:
+    _require_admin(request, "integration_token")
+    form = IntegrationTokenForm(request.POST or None)
+    secret = None
+    if request.method == "POST" and form.is_valid():
+        _token, secret = integration_token_create(created_by=request.user, **form.cleaned_data)
+        form = IntegrationTokenForm()
+    tokens = IntegrationToken.objects.select_related("hospital", "created_by")
+    return render(
+        request,
+        "viewer/tokens.html",
+        {
+            "tokens": tokens,
+            "form": form,
+            "secret": secret,
+            "dicomweb_url": request.build_absolute_uri("/dicomweb"),
+        },
+    )
+
+
+@login_required
+@require_POST
+def token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_admin(request, "integration_token")
+    token = get_visible_or_404(
+        request, IntegrationToken.objects.all(), pk=pk, object_type="integration_token"
+    )
+    integration_token_revoke(token=token, user=request.user)
+    messages.success(request, _("The token is revoked."))
+    return redirect("viewer:tokens")

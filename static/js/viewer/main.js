@@ -339,4 +339,13 @@ const first = manifest.series.find((s) => s.instances.length) || manifest.series
 if (first) showSeries(main, manifest, first.uid);
 else main.message(_("This study has no images yet."));
 renderMeasurements();
+// Thumbnails wait for the first image: they must not queue ahead of it at the server.
+const started = performance.now();
+(function showThumbnails() {
+  if (main.firstDrawn || !first || performance.now() - started > 2000) {
+    for (const img of $$(".series-thumb img[data-src]")) img.src = img.dataset.src;
+  } else {
+    requestAnimationFrame(showThumbnails);
+  }
+})();
 window.__viewer = { main, get compare() { return compare; }, stats, manifest };

@@ -11,6 +11,47 @@ function paeth(a, b, c) {
   return pb <= pc ? b : c;
 }
 
+// Decoding runs in a few module workers when the browser has them, so that loading a
+// series does not stall scrolling and uses more than one core.
+const POOL_SIZE = Math.max(1, Math.min(4, (navigator.hardwareConcurrency || 2) - 1));
+let pool = null;
+let nextJob = 0;
+const jobs = new Map();
+
+export function startDecoders() {
+  if (typeof Worker !== "undefined") workers();
+}
+
+function workers() {
+  if (pool !== null) return pool;
+  pool = [];
+  try {
+    for (let k = 0; k < POOL_SIZE; k++) {
+      const w = new Worker(new URL("./png16-worker.js", import.meta.url), { type: "module" });
+      w.onmessage = (e) => {
+        const job = jobs.get(e.data.id);
+        jobs.delete(e.data.id);
+        if (e.data.error) job.reject(new Error(e.data.error));
+        else job.resolve(e.data.result);
+      };
+      pool.push(w);
+    }
+  } catch {
+    pool = [];
+  }
+  return pool;
+}
+
+export function decodePng16Async(buffer) {
+  const ws = typeof Worker === "undefined" ? [] : workers();
+  if (!ws.length) return decodePng16(buffer);
+  const id = nextJob++;
+  return new Promise((resolve, reject) => {
+    jobs.set(id, { resolve, reject });
+    ws[id % ws.length].postMessage({ id, buffer }, [buffer]);
+  });
+}
+
 export async function decodePng16(buffer) {
   const view = new DataView(buffer);
   if (view.getUint32(0) !== 0x89504e47) throw new Error("not a PNG");
@@ -47,20 +88,27 @@ export async function decodePng16(buffer) {
   let p = 0;
   for (let y = 0; y < height; y++) {
     const filter = raw[p++];
-    for (let x = 0; x < stride; x++) {
-      const value = raw[p++];
-      const left = x >= 2 ? line[x - 2] : 0;
-      const up = prev[x];
-      const upLeft = x >= 2 ? prev[x - 2] : 0;
-      let v;
-      switch (filter) {
-        case 1: v = value + left; break;
-        case 2: v = value + up; break;
-        case 3: v = value + ((left + up) >> 1); break;
-        case 4: v = value + paeth(left, up, upLeft); break;
-        default: v = value;
-      }
-      line[x] = v & 0xff;
+    const src = raw.subarray(p, p + stride);
+    p += stride;
+    // One loop per filter type: the per-byte switch was the decoder's hot spot.
+    if (filter === 0) {
+      line.set(src);
+    } else if (filter === 1) {
+      line[0] = src[0];
+      line[1] = src[1];
+      for (let x = 2; x < stride; x++) line[x] = (src[x] + line[x - 2]) & 0xff;
+    } else if (filter === 2) {
+      for (let x = 0; x < stride; x++) line[x] = (src[x] + prev[x]) & 0xff;
+    } else if (filter === 3) {
+      line[0] = (src[0] + (prev[0] >> 1)) & 0xff;
+      line[1] = (src[1] + (prev[1] >> 1)) & 0xff;
+      for (let x = 2; x < stride; x++) line[x] = (src[x] + ((line[x - 2] + prev[x]) >> 1)) & 0xff;
+    } else if (filter === 4) {
+      line[0] = (src[0] + prev[0]) & 0xff;
+      line[1] = (src[1] + prev[1]) & 0xff;
+      for (let x = 2; x < stride; x++) line[x] = (src[x] + paeth(line[x - 2], prev[x], prev[x - 2])) & 0xff;
+    } else {
+      throw new Error("bad PNG filter");
     }
     const row = y * width;
     for (let x = 0; x < width; x++) out[row + x] = (line[2 * x] << 8) | line[2 * x + 1];

@@ -1,7 +1,7 @@
 // One viewport: a stack of frames, loaded and prefetched, windowed locally from the
 // lossless 16-bit form (or drawn from server JPEGs on weak devices), with zoom, pan,
 // measurements and overlays. Coordinates of measurements are image pixels.
-import { decodePng16 } from "./png16.js";
+import { decodePng16, decodePng16Async, startDecoders } from "./png16.js";
 
 const _ = (s) => (window.gettext ? window.gettext(s) : s);
 const fmt = (s, o) => (window.interpolate ? window.interpolate(s, o, true) : s);
@@ -106,6 +106,7 @@ export class Viewport {
 
   // ---- the stack ----
   setSeries(study, series) {
+    if (this.mode === "local") startDecoders(); // warm the decoding workers while frame 1 loads
     this.study = study;
     this.series = series;
     this.frames = [];
@@ -166,7 +167,10 @@ export class Viewport {
     const problem = warning ? (/"(.*)"/.exec(warning) || [])[1] : "";
     if (problem) return { kind: "problem", reason: problem };
     if (!this.useServer(item.inst)) {
-      const png = await decodePng16(await response.arrayBuffer());
+      const bytes = await response.arrayBuffer();
+      if (!this.firstDrawn) performance.mark("viewer:first-received");
+      const png = await decodePng16(bytes);
+      if (!this.firstDrawn) performance.mark("viewer:first-decoded");
       return {
         kind: "m16",
         w: png.width,
@@ -207,7 +211,7 @@ export class Viewport {
     return !inst.problem && (!this.useServer(inst) || inst.rows * inst.columns <= SERVER_MAX_SIDE * SERVER_MAX_SIDE);
   }
 
-  // Many frames in one request (see viewer.views.series_frames_batch): a series loads in a
+  // Many frames in one request (see viewer.study_views.series_frames_batch): a series loads in a
   // few round trips instead of one per slice.
   async loadBatch(indices, generation) {
     const items = indices.map((i) => this.frames[i]);
@@ -239,7 +243,7 @@ export class Viewport {
         try {
           if (e.problem) entry = { kind: "problem", reason: e.problem };
           else if (!server) {
-            const png = await decodePng16(bytes);
+            const png = await decodePng16Async(bytes);
             entry = { kind: "m16", w: png.width, h: png.height, data: png.data, offset: e.offset, slope: e.slope, intercept: e.intercept };
           } else {
             const bitmap = await createImageBitmap(new Blob([bytes], { type: "image/jpeg" }));

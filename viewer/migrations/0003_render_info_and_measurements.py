@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("viewer", "0001_initial"),
+        ("viewer", "0002_ingest_conflicts_nodes_tokens"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

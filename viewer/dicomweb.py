@@ -1,0 +1,642 @@
+"""DICOMweb: STOW-RS, QIDO-RS and WADO-RS under /dicomweb/.
+
+Callers are a signed-in user (session) or a hospital system (Authorization: Bearer). Both
+go through the same selectors as the pages; what a caller may not see answers 404 with a
+denied audit row, and every answer about a child writes a view audit row naming the child.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import struct
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import numpy as np
+import pydicom
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from pydicom.uid import UID
+
+from consult.audit import Action, audit_denied, audit_record
+from viewer import multipart, storage
+from viewer.auth import request_principal
+from viewer.ingest import person_name_groups
+from viewer.models import Instance, Series, Source, Study
+from viewer.selectors import instances_visible_to, series_visible_to, studies_visible_to
+from viewer.services import (
+    FLUSH_EVERY,
+    IngestResult,
+    Outcome,
+    Sender,
+    ingest_flush,
+    instance_ingest,
+    record_upload_audit,
+    rejected,
+)
+
+DICOM_JSON = "application/dicom+json"
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+FAILURE_CODES = {"conflict": 0x0111, "too_large": 0xA700, "pixels_too_large": 0xA700}
+FRAME_MEDIA = {
+    "1.2.840.10008.1.2.4.50": "image/jpeg",
+    "1.2.840.10008.1.2.4.51": "image/jpeg",
+    "1.2.840.10008.1.2.4.57": "image/jpeg",
+    "1.2.840.10008.1.2.4.70": "image/jpeg",
+    "1.2.840.10008.1.2.4.80": "image/jls",
+    "1.2.840.10008.1.2.4.81": "image/jls",
+    "1.2.840.10008.1.2.4.90": "image/jp2",
+    "1.2.840.10008.1.2.4.91": "image/jp2",
+    "1.2.840.10008.1.2.5": "image/dicom-rle",
+}
+
+
+# --- authentication -------------------------------------------------------------------
+
+
+def dicomweb_endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Session or bearer token; 401 otherwise. Session writes still need the CSRF token."""
+
+    @csrf_exempt
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user, via_token = request_principal(request)
+        if not getattr(user, "is_authenticated", False) or not user.is_active:
+            response = JsonResponse({"detail": "Authentication required."}, status=401)
+            response["WWW-Authenticate"] = 'Bearer realm="pedslink"'
+            return response
+        request.user = user
+        if not via_token and request.method not in ("GET", "HEAD", "OPTIONS"):
+            rejected = CsrfViewMiddleware(lambda r: HttpResponse()).process_view(
+                request, None, (), {}
+            )
+            if rejected is not None:
+                return rejected
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+# --- STOW-RS ----------------------------------------------------------------------------
+
+
+@dicomweb_endpoint
+def stow(request: HttpRequest, study: str = "") -> HttpResponse:
+    if request.method != "POST":
+        return HttpResponse(status=405, headers={"Allow": "POST"})
+    media, params = multipart.parse_content_type(request.META.get("CONTENT_TYPE", ""))
+    if media != "multipart/related" or not params.get("boundary"):
+        return JsonResponse(
+            {"detail": 'Expected multipart/related; type="application/dicom".'}, status=415
+        )
+    if params.get("type", "application/dicom").lower() != "application/dicom":
+        return JsonResponse({"detail": "Only application/dicom parts are accepted."}, status=415)
+    hospital = request.user.hospital
+    if hospital is None:
+        return JsonResponse({"detail": "The account has no hospital."}, status=403)
+    sender = Sender(hospital=hospital, source=Source.STOW, user=request.user, defer_index=True)
+    sender.study_instance_uid = study
+    # Failure reasons go into DICOM attributes read by machines and their logs: English.
+    with translation.override("en"):
+        results = _stow_parts(request, params["boundary"], sender)
+    if results is None:
+        return JsonResponse({"detail": "The multipart body is malformed."}, status=400)
+    record_upload_audit(request=request, results=results, patient=None)
+    return _stow_response(request, results)
+
+
+def _stow_parts(request: HttpRequest, boundary: str, sender: Sender) -> list[IngestResult] | None:
+    results: list[IngestResult] = []
+    cap = settings.IMAGING_MAX_FILE_BYTES
+    try:
+        for index, part in enumerate(
+            multipart.iter_parts(request.read, boundary, max_part_bytes=cap), start=1
+        ):
+            name = f"part {index}"
+            if part.content_type not in ("application/dicom", ""):
+                results.append(rejected(name, "media", _("Only application/dicom is accepted.")))
+                continue
+            if part.truncated:
+                results.append(rejected(name, "too_large", _("The part is over the size limit.")))
+                continue
+            results.append(
+                instance_ingest(fp=part.file, name=name, size=part.size, sender=sender, flush=False)
+            )
+            if sender.backlog >= FLUSH_EVERY:
+                ingest_flush(sender=sender)
+    except multipart.MultipartError:
+        return None
+    finally:
+        ingest_flush(sender=sender)
+    return results
+
+
+def _stow_response(request: HttpRequest, results: list[IngestResult]) -> HttpResponse:
+    referenced, failed, studies = [], [], set()
+    for result in results:
+        if result.status in (Outcome.ACCEPTED, Outcome.ALREADY_STORED):
+            studies.add(result.study_instance_uid)
+            referenced.append(
+                {
+                    "00081150": _ui(result.sop_class_uid),
+                    "00081155": _ui(result.sop_instance_uid),
+                    "00081190": {"vr": "UR", "Value": [_instance_url(request, result)]},
+                }
+            )
+        else:
+            item = {
+                "00081197": {"vr": "US", "Value": [FAILURE_CODES.get(result.code, 0xC000)]},
+                "00000902": {"vr": "LO", "Value": [f"{result.name}: {result.reason}"[:64]]},
+            }
+            if result.sop_instance_uid:
+                item["00081150"] = _ui(result.sop_class_uid)
+                item["00081155"] = _ui(result.sop_instance_uid)
+            failed.append(item)
+    body: dict[str, Any] = {}
+    if len(studies) == 1:
+        url = request.build_absolute_uri(f"/dicomweb/studies/{next(iter(studies))}")
+        body["00081190"] = {"vr": "UR", "Value": [url]}
+    if referenced:
+        body["00081199"] = {"vr": "SQ", "Value": referenced}
+    if failed:
+        body["00081198"] = {"vr": "SQ", "Value": failed}
+    status = 200 if not failed else (202 if referenced else 409)
+    return JsonResponse(body, status=status, content_type=DICOM_JSON)
+
+
+def _ui(value: str) -> dict[str, Any]:
+    return {"vr": "UI", "Value": [value]} if value else {"vr": "UI"}
+
+
+def _instance_url(request: HttpRequest, result: IngestResult) -> str:
+    if not result.series_instance_uid:  # already stored: the row knows its series
+        instance = Instance.objects.select_related("series__study").get(pk=result.instance_id)
+        return request.build_absolute_uri(_path(instance))
+    return request.build_absolute_uri(
+        f"/dicomweb/studies/{result.study_instance_uid}/series/{result.series_instance_uid}"
+        f"/instances/{result.sop_instance_uid}"
+    )
+
+
+def _path(instance: Instance) -> str:
+    series = instance.series
+    return (
+        f"/dicomweb/studies/{series.study.study_instance_uid}/series/"
+        f"{series.series_instance_uid}/instances/{instance.sop_instance_uid}"
+    )
+
+
+# --- QIDO-RS ----------------------------------------------------------------------------
+
+KEYWORDS = {
+    "00100020": "PatientID",
+    "00100010": "PatientName",
+    "00080020": "StudyDate",
+    "00080061": "ModalitiesInStudy",
+    "0020000D": "StudyInstanceUID",
+    "00080050": "AccessionNumber",
+    "0020000E": "SeriesInstanceUID",
+    "00080060": "Modality",
+    "00200011": "SeriesNumber",
+    "00080018": "SOPInstanceUID",
+    "00080016": "SOPClassUID",
+    "00200013": "InstanceNumber",
+}
+
+
+def _params(request: HttpRequest) -> dict[str, str]:
+    out = {}
+    for key, value in request.GET.items():
+        out[KEYWORDS.get(key.upper(), key)] = value
+    return out
+
+
+def wildcard_regex(pattern: str) -> str:
+    """A DICOM wildcard (* and ?) as a regex matching one person-name group or the value."""
+    body = "".join(
+        "[^=]*" if ch == "*" else "[^=]" if ch == "?" else re.escape(ch) for ch in pattern
+    )
+    return rf"(^|=){body}($|=)"
+
+
+def _match(field: str, value: str) -> Q:
+    if "*" in value or "?" in value:
+        return Q(**{f"{field}__iregex": wildcard_regex(value)})
+    return Q(**{field: value})
+
+
+def _date_range(field: str, value: str) -> Q:
+    start, dash, end = value.partition("-")
+    try:
+        if not dash:
+            return Q(**{field: _dicom_date(start)})
+        q = Q()
+        if start:
+            q &= Q(**{f"{field}__gte": _dicom_date(start)})
+        if end:
+            q &= Q(**{f"{field}__lte": _dicom_date(end)})
+        return q
+    except ValueError:
+        raise BadQuery(f"StudyDate {value!r} is not a DICOM date or range.") from None
+
+
+def _dicom_date(value: str) -> str:
+    value = value.replace(".", "").strip()
+    if not re.fullmatch(r"\d{8}", value):
+        raise ValueError(value)
+    return f"{value[:4]}-{value[4:6]}-{value[6:]}"
+
+
+class BadQuery(ValueError):
+    pass
+
+
+def _study_filter(params: dict[str, str], prefix: str = "") -> Q:
+    q = Q()
+    if value := params.get("PatientID"):
+        q &= _match(prefix + "patient_id_in_file", value)
+    if value := params.get("PatientName"):
+        if "*" not in value and "?" not in value:
+            value = value + "*"  # names match by their start, as most PACS do
+        q &= _match(prefix + "patient_name_in_file", value)
+    if value := params.get("StudyDate"):
+        q &= _date_range(prefix + "study_date", value)
+    if value := params.get("ModalitiesInStudy"):
+        q &= Q(**{prefix + "modalities__iregex": rf"(^|\\)({_alternatives(value)})($|\\)"})
+    if value := params.get("StudyInstanceUID"):
+        q &= Q(**{prefix + "study_instance_uid__in": value.replace(",", "\\").split("\\")})
+    if value := params.get("AccessionNumber"):
+        q &= _match(prefix + "accession_number", value)
+    return q
+
+
+def _alternatives(value: str) -> str:
+    return "|".join(re.escape(m) for m in re.split(r"[\\,]", value) if m)
+
+
+def _page(request: HttpRequest, qs: QuerySet) -> QuerySet:
+    try:
+        limit = min(int(request.GET.get("limit", DEFAULT_LIMIT)), MAX_LIMIT)
+        offset = max(int(request.GET.get("offset", 0)), 0)
+    except ValueError:
+        raise BadQuery("limit and offset must be whole numbers.") from None
+    return qs[offset : offset + max(limit, 0)]
+
+
+def _qido(builder: Callable[[HttpRequest, dict[str, str], dict[str, str]], Any]) -> Callable:
+    @dicomweb_endpoint
+    @functools.wraps(builder)
+    def view(request: HttpRequest, **kwargs: str) -> HttpResponse:
+        if request.method != "GET":
+            return HttpResponse(status=405, headers={"Allow": "GET"})
+        try:
+            rows, patients = builder(request, _params(request), kwargs)
+        except BadQuery as exc:
+            return JsonResponse({"detail": str(exc)}, status=400)
+        _audit_view(request, patients, object_type="qido", object_id=request.path)
+        return JsonResponse(rows, safe=False, content_type=DICOM_JSON)
+
+    return view
+
+
+def _audit_view(request: HttpRequest, patients: Iterable[Any], **kwargs: str) -> None:
+    seen = {p.pk: p for p in patients if p is not None}
+    if not seen:
+        audit_record(request=request, action=Action.VIEW, **kwargs)
+    for patient in seen.values():
+        audit_record(request=request, action=Action.VIEW, patient=patient, **kwargs)
+
+
+def _include(params: dict[str, str]) -> set[str]:
+    fields = set()
+    for value in [v for k, v in params.items() if k.lower() == "includefield"]:
+        fields.update(KEYWORDS.get(f.upper(), f) for f in re.split(r"[,\\]", value) if f)
+    return fields
+
+
+@_qido
+def qido_studies(
+    request: HttpRequest, params: dict[str, str], kwargs: dict[str, str]
+) -> tuple[list, list]:
+    qs = studies_visible_to(request.user).filter(_study_filter(params)).select_related("patient")
+    studies = list(_page(request, qs.order_by("-study_date", "-id")))
+    extra = _include(params)
+    return [_study_json(request, s, extra) for s in studies], [s.patient for s in studies]
+
+
+@_qido
+def qido_series(
+    request: HttpRequest, params: dict[str, str], kwargs: dict[str, str]
+) -> tuple[list, list]:
+    qs = series_visible_to(request.user).select_related("study__patient")
+    if study := kwargs.get("study"):
+        qs = qs.filter(study__study_instance_uid=study)
+    qs = qs.filter(_study_filter(params, prefix="study__"))
+    if value := params.get("Modality"):
+        qs = qs.filter(modality__in=re.split(r"[\\,]", value))
+    if value := params.get("SeriesInstanceUID"):
+        qs = qs.filter(series_instance_uid__in=value.replace(",", "\\").split("\\"))
+    if value := params.get("SeriesNumber"):
+        qs = qs.filter(series_number=_number(value))
+    series = list(_page(request, qs.order_by("study_id", "series_number", "id")))
+    return [_series_json(request, s) for s in series], [s.study.patient for s in series]
+
+
+@_qido
+def qido_instances(
+    request: HttpRequest, params: dict[str, str], kwargs: dict[str, str]
+) -> tuple[list, list]:
+    qs = instances_visible_to(request.user).select_related("series__study__patient")
+    if study := kwargs.get("study"):
+        qs = qs.filter(series__study__study_instance_uid=study)
+    if series := kwargs.get("series"):
+        qs = qs.filter(series__series_instance_uid=series)
+    qs = qs.filter(_study_filter(params, prefix="series__study__"))
+    if value := params.get("SOPInstanceUID"):
+        qs = qs.filter(sop_instance_uid__in=value.replace(",", "\\").split("\\"))
+    if value := params.get("SOPClassUID"):
+        qs = qs.filter(sop_class_uid=value)
+    if value := params.get("InstanceNumber"):
+        qs = qs.filter(instance_number=_number(value))
+    if value := params.get("Modality"):
+        qs = qs.filter(series__modality__in=re.split(r"[\\,]", value))
+    instances = list(_page(request, qs.order_by("series_id", "instance_number", "id")))
+    return [_instance_json(request, i) for i in instances], [
+        i.series.study.patient for i in instances
+    ]
+
+
+def _number(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise BadQuery(f"{value!r} is not a number.") from None
+
+
+def _text(value: str, vr: str = "LO") -> dict[str, Any]:
+    return {"vr": vr, "Value": [value]} if value else {"vr": vr}
+
+
+def _pn(value: str) -> dict[str, Any]:
+    return {"vr": "PN", "Value": [person_name_groups(value)]} if value else {"vr": "PN"}
+
+
+def _study_json(request: HttpRequest, study: Study, extra: set[str]) -> dict[str, Any]:
+    out = {
+        "00080020": _text(study.study_date.strftime("%Y%m%d") if study.study_date else "", "DA"),
+        "00080030": _text(study.study_time.strftime("%H%M%S") if study.study_time else "", "TM"),
+        "00080050": _text(study.accession_number, "SH"),
+        "00080061": {"vr": "CS", "Value": [m for m in study.modalities.split("\\") if m]},
+        "00081030": _text(study.description),
+        "00100010": _pn(study.patient_name_in_file),
+        "00100020": _text(study.patient_id_in_file),
+        "0020000D": _ui(study.study_instance_uid),
+        "00201206": {"vr": "IS", "Value": [study.number_of_series]},
+        "00201208": {"vr": "IS", "Value": [study.number_of_instances]},
+        "00081190": _text(
+            request.build_absolute_uri(f"/dicomweb/studies/{study.study_instance_uid}"), "UR"
+        ),
+    }
+    if "InstitutionName" in extra or "all" in extra:
+        out["00080080"] = _text(study.institution_name)
+    if ("PatientBirthDate" in extra or "all" in extra) and study.patient is not None:
+        out["00100030"] = _text(study.patient.birth_date.strftime("%Y%m%d"), "DA")
+    return out
+
+
+def _series_json(request: HttpRequest, series: Series) -> dict[str, Any]:
+    study_uid = series.study.study_instance_uid
+    return {
+        "0020000D": _ui(study_uid),
+        "0020000E": _ui(series.series_instance_uid),
+        "00080060": _text(series.modality, "CS"),
+        "0008103E": _text(series.description),
+        "00180015": _text(series.body_part, "CS"),
+        "00200011": {"vr": "IS", "Value": [series.series_number]}
+        if series.series_number is not None
+        else {"vr": "IS"},
+        "00201209": {"vr": "IS", "Value": [series.number_of_instances]},
+        "00081190": _text(
+            request.build_absolute_uri(
+                f"/dicomweb/studies/{study_uid}/series/{series.series_instance_uid}"
+            ),
+            "UR",
+        ),
+    }
+
+
+def _instance_json(request: HttpRequest, instance: Instance) -> dict[str, Any]:
+    out = {
+        "0020000D": _ui(instance.series.study.study_instance_uid),
+        "0020000E": _ui(instance.series.series_instance_uid),
+        "00080016": _ui(instance.sop_class_uid),
+        "00080018": _ui(instance.sop_instance_uid),
+        "00200013": {"vr": "IS", "Value": [instance.instance_number]}
+        if instance.instance_number is not None
+        else {"vr": "IS"},
+        "00280008": {"vr": "IS", "Value": [instance.number_of_frames]},
+        "00081190": _text(request.build_absolute_uri(_path(instance)), "UR"),
+    }
+    if instance.rows:
+        out["00280010"] = {"vr": "US", "Value": [instance.rows]}
+        out["00280011"] = {"vr": "US", "Value": [instance.columns]}
+    return out
+
+
+# --- WADO-RS ----------------------------------------------------------------------------
+
+
+def _instances_for(request: HttpRequest, study: str, series: str = "", sop: str = "") -> list:
+    """The visible instances addressed by the URL; 404 and a denied row if there are none."""
+    qs = instances_visible_to(request.user).filter(series__study__study_instance_uid=study)
+    if series:
+        qs = qs.filter(series__series_instance_uid=series)
+    if sop:
+        qs = qs.filter(sop_instance_uid=sop)
+    instances = list(
+        qs.select_related("series__study__patient").order_by(
+            "series__series_number", "series_id", "instance_number", "id"
+        )
+    )
+    if not instances:
+        audit_denied(request, object_type="study", object_id=sop or series or study)
+        raise Http404
+    study_row = instances[0].series.study
+    audit_record(
+        request=request,
+        action=Action.VIEW,
+        obj=study_row,
+        object_id=sop or series or study,
+        patient=study_row.patient,
+    )
+    return instances
+
+
+def _get_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @dicomweb_endpoint
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method != "GET":
+            return HttpResponse(status=405, headers={"Allow": "GET"})
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@_get_only
+def wado(request: HttpRequest, study: str, series: str = "", instance: str = "") -> HttpResponse:
+    """Whole study, series or instance as multipart/related; type="application/dicom"."""
+    instances = _instances_for(request, study, series, instance)
+    boundary = multipart.new_boundary()
+    parts = (
+        (
+            f"application/dicom; transfer-syntax={i.transfer_syntax_uid}",
+            storage.iter_stored(i.storage_key),
+        )
+        for i in instances
+    )
+    response = StreamingHttpResponse(
+        multipart.stream_parts(parts, boundary),
+        content_type=f'multipart/related; type="application/dicom"; boundary={boundary}',
+    )
+    return response
+
+
+@_get_only
+def wado_metadata(
+    request: HttpRequest, study: str, series: str = "", instance: str = ""
+) -> HttpResponse:
+    """Headers as DICOM JSON; pixel data by BulkDataURI (the frames URL)."""
+    instances = _instances_for(request, study, series, instance)
+    return JsonResponse(
+        [_metadata(request, i) for i in instances], safe=False, content_type=DICOM_JSON
+    )
+
+
+def _metadata(request: HttpRequest, instance: Instance) -> dict[str, Any]:
+    with storage.open_stored(instance.storage_key) as fp:
+        ds = pydicom.dcmread(fp, stop_before_pixels=True)
+    data = ds.to_json_dict(
+        bulk_data_threshold=64 * 1024,
+        bulk_data_element_handler=lambda el: request.build_absolute_uri(
+            f"{_path(instance)}/bulk/{el.tag:08X}"
+        ),
+    )
+    if instance.rows:
+        frames = ",".join(str(n) for n in range(1, instance.number_of_frames + 1))
+        data["7FE00010"] = {
+            "vr": "OB" if UID(instance.transfer_syntax_uid).is_compressed else "OW",
+            "BulkDataURI": request.build_absolute_uri(f"{_path(instance)}/frames/{frames}"),
+        }
+    return data
+
+
+@_get_only
+def wado_bulk(request: HttpRequest, study: str, series: str, instance: str, tag: str) -> Any:
+    """A large non-pixel value named by a metadata BulkDataURI."""
+    (item,) = _instances_for(request, study, series, instance)
+    with storage.open_stored(item.storage_key) as fp:
+        ds = pydicom.dcmread(fp, stop_before_pixels=True)
+    try:
+        value = ds[int(tag, 16)].value
+    except (KeyError, ValueError):
+        raise Http404 from None
+    boundary = multipart.new_boundary()
+    body = multipart.stream_parts([("application/octet-stream", [bytes(value)])], boundary)
+    return HttpResponse(
+        b"".join(body),
+        content_type=f'multipart/related; type="application/octet-stream"; boundary={boundary}',
+    )
+
+
+@_get_only
+def wado_frames(
+    request: HttpRequest, study: str, series: str, instance: str, frames: str
+) -> HttpResponse:
+    """Frames 1-based, as stored: raw native bytes or the compressed bitstream."""
+    (item,) = _instances_for(request, study, series, instance)
+    try:
+        numbers = [int(n) for n in frames.split(",")]
+    except ValueError:
+        return JsonResponse({"detail": "Frame numbers are 1, 2, …"}, status=400)
+    if not item.rows or any(n < 1 or n > item.number_of_frames for n in numbers):
+        return JsonResponse({"detail": "No such frame."}, status=404)
+    media = FRAME_MEDIA.get(item.transfer_syntax_uid, "application/octet-stream")
+    boundary = multipart.new_boundary()
+    chunks = list(_read_frames(item, numbers))
+    parts = [(f"{media}; transfer-syntax={_frame_ts(item)}", [c]) for c in chunks]
+    return HttpResponse(
+        b"".join(multipart.stream_parts(parts, boundary)),
+        content_type=f'multipart/related; type="{media}"; boundary={boundary}',
+    )
+
+
+def _frame_ts(instance: Instance) -> str:
+    uid = UID(instance.transfer_syntax_uid)
+    return str(uid) if uid.is_compressed else pydicom.uid.ExplicitVRLittleEndian
+
+
+def _read_frames(instance: Instance, numbers: list[int]) -> Iterator[bytes]:
+    """Seek to each frame; never load the whole pixel data."""
+    uid = UID(instance.transfer_syntax_uid)
+    if uid.is_deflated:  # a deflated stream cannot be seeked: inflate it (size-capped file)
+        yield from _deflated_frames(instance, numbers)
+        return
+    with storage.open_stored(instance.storage_key) as fp:
+        ds = pydicom.dcmread(fp, stop_before_pixels=True)
+        at = fp.tell()
+        endian = ">" if uid == pydicom.uid.ExplicitVRBigEndian else "<"
+        fp.seek(at)
+        head = fp.read(12)
+        implicit = uid.is_implicit_VR
+        header_len = 8 if implicit else 12
+        fp.seek(at + header_len)
+        if uid.is_encapsulated:
+            for number in numbers:
+                yield pydicom.encaps.get_frame(
+                    fp, number - 1, number_of_frames=instance.number_of_frames
+                )
+                fp.seek(at + header_len)
+            return
+        length = struct.unpack(endian + "L", head[header_len - 4 : header_len])[0]
+        frame = length // max(instance.number_of_frames, 1)
+        size = (ds.Rows * ds.Columns * ds.get("SamplesPerPixel", 1) * ds.BitsAllocated) // 8
+        frame = size or frame
+        swap = endian == ">" and ds.BitsAllocated in (16, 32)
+        for number in numbers:
+            fp.seek(at + header_len + (number - 1) * frame)
+            data = fp.read(frame)
+            # Frames are served little endian (their transfer-syntax says so).
+            yield _little_endian(data, ds.BitsAllocated) if swap else data
+
+
+def _deflated_frames(instance: Instance, numbers: list[int]) -> Iterator[bytes]:
+    with storage.open_stored(instance.storage_key) as fp:
+        ds = pydicom.dcmread(fp)
+    data = ds.PixelData
+    frame = len(data) // max(instance.number_of_frames, 1)
+    for number in numbers:
+        yield data[(number - 1) * frame : number * frame]
+
+
+# GET and POST share the same URLs (PS3.18): dispatch by method before authenticating twice.
+@csrf_exempt  # checked inside for session callers; bearer callers carry no cookie
+def stow_or_qido_studies(request: HttpRequest) -> HttpResponse:
+    return stow(request) if request.method == "POST" else qido_studies(request)
+
+
+@csrf_exempt
+def stow_or_wado_study(request: HttpRequest, study: str) -> HttpResponse:
+    return stow(request, study=study) if request.method == "POST" else wado(request, study=study)
+
+
+def _little_endian(data: bytes, bits: int) -> bytes:
+    width = bits // 8
+    return np.frombuffer(data, dtype=f">u{width}").astype(f"<u{width}").tobytes()

@@ -1,0 +1,32 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from consult.models import Hospital
+from viewer.models import DicomNode
+
+
+class DicomNodeForm(forms.ModelForm):
+    class Meta:
+        model = DicomNode
+        fields = ["hospital", "ae_title", "allowed_ips", "description"]
+
+
+class IntegrationTokenForm(forms.Form):
+    hospital = forms.ModelChoiceField(Hospital.objects.filter(is_active=True), label=_("hospital"))
+    name = forms.CharField(
+        label=_("name"), max_length=100, help_text=_("e.g. the PACS vendor and building")
+    )
+
+
+class AssignStudyForm(forms.Form):
+    mrn = forms.CharField(
+        label=_("The child's medical record number at your hospital"), max_length=64
+    )
+
+
+class PhotoForm(forms.Form):
+    KINDS = [("film", _("Photo of film")), ("document", _("Paper report or other picture"))]
+
+    file = forms.FileField(label=_("file"))
+    kind = forms.ChoiceField(choices=KINDS, initial="film")
+    batch = forms.RegexField(regex=r"^[A-Za-z0-9-]{8,64}$", max_length=64)
