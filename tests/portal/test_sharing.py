@@ -161,3 +161,11 @@ def test_the_case_page_panel_costs_the_same_queries_for_one_or_many_links(
         page = doctor.get(url).content.decode()
     assert page.count("/revoke/") == 9
     assert len(many) == len(one)
+
+
+def test_sharing_with_nobody_chosen_says_so(signed_report, mother, login, county_doctor, english):
+    response = login(county_doctor).post(
+        f"/p/staff/consultations/{signed_report.consultation_id}/share/", {}, follow=True
+    )
+    assert "Choose at least one guardian." in response.content.decode()
+    assert not PortalShare.objects.exists()

@@ -147,3 +147,12 @@ def test_cookie_is_not_marked_secure_in_development(client, share_link, settings
     settings.DEBUG = True
     _, token = share_link
     assert not client.get(f"/p/{token}").cookies["pl_portal"]["secure"]
+
+
+def test_closing_the_report_ends_the_visit_on_this_phone(client, share_link, opened, english):
+    from tests.portal.conftest import post
+
+    opened()
+    response = post(client, {}, path="/p/leave/")
+    assert "You have closed the report" in response.content.decode()
+    assert client.get("/p/report/").status_code == 403
