@@ -40,6 +40,7 @@ COOKIE_PATH = "/p/"
 SALT = "pedslink.portal"
 
 DOB, CODE, OK = "dob", "code", "ok"
+PHONE_IMAGE_PIXELS = 1024
 
 
 def session_seconds() -> int:
@@ -277,9 +278,13 @@ def portal_image(request: HttpRequest, n: int) -> HttpResponse:
         return _problem(request, "no_image", share, status=404)
     instance = images[n]
     frame = instance.number_of_frames // 2 if instance.number_of_frames > 1 else 0
-    result = render_cache.rendered(
-        instance, RenderOptions(frame=frame, viewport=(1024, 1024), quality=80)
+    # The render task has already cached every frame at the default window; only images
+    # larger than a phone needs are reduced (once, then cached) to spare a slow connection.
+    big = max(instance.rows or 0, instance.columns or 0) > PHONE_IMAGE_PIXELS
+    options = RenderOptions(
+        frame=frame, viewport=(PHONE_IMAGE_PIXELS, PHONE_IMAGE_PIXELS) if big else None
     )
+    result = render_cache.rendered(instance, options)
     svc.portal_report_viewed(share=share, request=request, what=f"key image {n + 1}")
     response = HttpResponse(result.data, content_type=result.media_type)
     response["Content-Disposition"] = "inline"

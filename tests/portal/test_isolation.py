@@ -72,8 +72,12 @@ def test_image_positions_outside_the_report_and_staff_or_dicom_urls_give_nothing
 def test_key_images_are_the_report_studies_middle_images(
     client, share_link, opened, signed_report, settings, tmp_path
 ):
+    from django.core.files.storage import default_storage
+
     from tests.factories import store_dataset
     from tests.viewer.dicom_data import ct_slice
+    from viewer.render import RenderOptions
+    from viewer.render_cache import cache_key
 
     settings.MEDIA_ROOT = tmp_path
     study = signed_report.consultation.studies.first()
@@ -86,6 +90,10 @@ def test_key_images_are_the_report_studies_middle_images(
     image = client.get("/p/report/images/0/")
     assert image.status_code == 200 and image["Content-Type"] == "image/jpeg"
     assert image.content[:2] == b"\xff\xd8"
+    # Served from the render cache's default-window rendering (what the render task fills).
+    middle = series.instances.order_by("instance_number")[1]
+    with default_storage.open(cache_key(middle, RenderOptions().cache_name())) as fh:
+        assert fh.read() == image.content
     assert image["Referrer-Policy"] == "no-referrer"
 
 
