@@ -7,11 +7,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.timezone import now
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import authentication, exceptions
 
 from viewer.models import IntegrationToken
@@ -65,3 +69,26 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Any) -> str:
         return 'Bearer realm="pedslink"'
+
+
+def dicomweb_endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Session or bearer token; 401 otherwise. Session writes still need the CSRF token."""
+
+    @csrf_exempt
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        user, via_token = request_principal(request)
+        if not getattr(user, "is_authenticated", False) or not user.is_active:
+            response = JsonResponse({"detail": "Authentication required."}, status=401)
+            response["WWW-Authenticate"] = 'Bearer realm="pedslink"'
+            return response
+        request.user = user
+        if not via_token and request.method not in ("GET", "HEAD", "OPTIONS"):
+            rejected = CsrfViewMiddleware(lambda r: HttpResponse()).process_view(
+                request, None, (), {}
+            )
+            if rejected is not None:
+                return rejected
+        return view(request, *args, **kwargs)
+
+    return wrapper

@@ -18,7 +18,6 @@ import pydicom
 from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -26,7 +25,7 @@ from pydicom.uid import UID
 
 from consult.audit import Action, audit_denied, audit_record
 from viewer import multipart, storage
-from viewer.auth import request_principal
+from viewer.auth import dicomweb_endpoint
 from viewer.ingest import person_name_groups
 from viewer.models import Instance, Series, Source, Study
 from viewer.selectors import instances_visible_to, series_visible_to, studies_visible_to
@@ -59,29 +58,6 @@ FRAME_MEDIA = {
 
 
 # --- authentication -------------------------------------------------------------------
-
-
-def dicomweb_endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Session or bearer token; 401 otherwise. Session writes still need the CSRF token."""
-
-    @csrf_exempt
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        user, via_token = request_principal(request)
-        if not getattr(user, "is_authenticated", False) or not user.is_active:
-            response = JsonResponse({"detail": "Authentication required."}, status=401)
-            response["WWW-Authenticate"] = 'Bearer realm="pedslink"'
-            return response
-        request.user = user
-        if not via_token and request.method not in ("GET", "HEAD", "OPTIONS"):
-            rejected = CsrfViewMiddleware(lambda r: HttpResponse()).process_view(
-                request, None, (), {}
-            )
-            if rejected is not None:
-                return rejected
-        return view(request, *args, **kwargs)
-
-    return wrapper
 
 
 # --- STOW-RS ----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET
 
 from viewer import render_cache
 from viewer.access import audit_study_view, get_instance_for, get_series_for, get_study_for
+from viewer.auth import dicomweb_endpoint
 from viewer.models import Instance, Study
 from viewer.render import DEFAULT_QUALITY, RenderOptions, Window, negotiate
 from viewer.render_cache import Result
@@ -32,17 +33,13 @@ class BadRequest(Exception):
 
 
 def dicomweb_view(func: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """GET only, signed in, bad parameters answered 400 with the reason."""
+    """GET only; session or integration token (as every DICOMweb resource); bad parameters
+    answered 400 with the reason."""
 
+    @dicomweb_endpoint
     @require_GET
     @wraps(func)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.user.is_authenticated:
-            response = HttpResponse(
-                "authentication required", status=401, content_type="text/plain"
-            )
-            response["WWW-Authenticate"] = 'Bearer realm="PedsLink DICOMweb"'
-            return response
         try:
             return func(request, *args, **kwargs)
         except BadRequest as exc:

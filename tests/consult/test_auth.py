@@ -1,6 +1,10 @@
+import datetime as dt
+
 import pytest
+import time_machine
 from django.conf import settings
 from django.urls import reverse
+from django.utils import timezone
 
 from consult.models import AuditEvent, Role
 from tests.factories import UserFactory
@@ -61,9 +65,30 @@ def test_language_switch_persists_across_pages(client, county_doctor):
     assert "登记患儿" in client.get(reverse("home")).content.decode()
 
 
-def test_session_expires_after_configured_inactivity():
-    assert settings.SESSION_COOKIE_AGE == settings.SESSION_IDLE_MINUTES * 60
-    assert settings.SESSION_SAVE_EVERY_REQUEST is True
+def test_session_ends_after_30_idle_minutes_but_not_while_in_use(client, county_doctor, password):
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        client.post(reverse("login"), {"username": county_doctor.username, "password": password})
+        for _ in range(3):  # busy for an hour: 20 minutes between requests
+            clock.shift(dt.timedelta(minutes=20))
+            assert client.get(reverse("home")).status_code == 200
+        clock.shift(dt.timedelta(minutes=settings.SESSION_IDLE_MINUTES, seconds=30))
+        assert client.get(reverse("home")).status_code == 302
+
+
+def test_requests_in_the_same_minute_do_not_rewrite_the_session(client, county_doctor):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(county_doctor)
+    client.get(reverse("home"))
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("home")).status_code == 200
+    assert not [
+        q
+        for q in queries.captured_queries
+        if "django_session" in q["sql"] and q["sql"].startswith(("UPDATE", "INSERT"))
+    ]
 
 
 def test_anonymous_user_is_sent_to_login(client):

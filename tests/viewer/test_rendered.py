@@ -12,6 +12,7 @@ from pydicom.uid import generate_uid
 from consult.models import AuditEvent
 from tests.factories import SeriesFactory, StudyFactory, store_dataset
 from tests.viewer.dicom_data import ct_slice, rgb_photo, us_multiframe
+from viewer.services import integration_token_create
 
 pytestmark = pytest.mark.django_db
 
@@ -147,6 +148,23 @@ def test_outsider_gets_404_for_study_and_series_too(login, outsider, ct_study):
 def test_anonymous_gets_401(client, ct_study):
     _, _, ibase = urls(ct_study)
     assert client.get(f"{ibase}/rendered").status_code == 401
+
+
+def test_a_hospital_integration_token_gets_its_own_studies_rendered(
+    client, ct_study, county_hospital, other_hospital, alliance_admin
+):
+    _, _, ibase = urls(ct_study)
+    _, secret = integration_token_create(
+        hospital=county_hospital, name="PACS", created_by=alliance_admin
+    )
+    response = client.get(f"{ibase}/rendered", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/jpeg"
+    _, other_secret = integration_token_create(
+        hospital=other_hospital, name="PACS", created_by=alliance_admin
+    )
+    response = client.get(f"{ibase}/thumbnail", HTTP_AUTHORIZATION=f"Bearer {other_secret}")
+    assert response.status_code == 404
 
 
 def test_many_frame_requests_write_one_view_row(login, county_doctor, ct_study):
