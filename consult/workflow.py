@@ -396,6 +396,9 @@ def consultation_reassign(
     if specialist is not None and specialist.pk == consultation.assigned_to_id:
         raise ConsultationError(_("The case is already assigned to this specialist."))
     if consultation.status == Status.INFO_REQUESTED:
+        if specialist is None:
+            # The answer must reach somebody: a paused case keeps a specialist.
+            raise ConsultationError(_("Choose a specialist."))
         to = Status.INFO_REQUESTED
     else:
         to = Status.ASSIGNED if specialist is not None else Status.SUBMITTED

@@ -115,11 +115,6 @@ class WeightFactory(factory.django.DjangoModelFactory):
     measured_on = dt.date(2026, 11, 1)
 
 
-# --- consultations (issue 5) --------------------------------------------------------------
-
-from consult.models import Consultation, Priority, Status  # noqa: E402
-from viewer.models import Study  # noqa: E402
-
 # --- imaging (viewer/) ----------------------------------------------------------------
 
 
@@ -133,11 +128,12 @@ class DicomNodeFactory(factory.django.DjangoModelFactory):
     description = "Test PACS"
 
 
-class StudyFactory(factory.django.DjangoModelFactory):
-    """A Study row as the imaging pipeline would index it (no files behind it)."""
+# --- Imaging (viewer branch): rows for Study/Series/Instance, bytes written by store_dataset.
 
+
+class StudyFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = Study
+        model = "viewer.Study"
 
     study_instance_uid = factory.Sequence(lambda n: f"1.2.826.0.1.3680043.10.999.1.{n}")
     patient = factory.SubFactory(PatientFactory)
@@ -145,55 +141,6 @@ class StudyFactory(factory.django.DjangoModelFactory):
     study_date = dt.date(2026, 11, 20)
     description = "CT ABDOMEN"
     modalities = "CT"
-
-
-class ConsultationFactory(factory.django.DjangoModelFactory):
-    """A draft consultation with a question, a history and one study of the child."""
-
-    class Meta:
-        model = Consultation
-        skip_postgeneration_save = True
-
-    patient = factory.SubFactory(PatientFactory)
-    hospital = factory.LazyAttribute(lambda c: c.patient.home_hospital)
-    requested_by = factory.SubFactory(UserFactory, hospital=factory.SelfAttribute("..hospital"))
-    subspecialty = Subspecialty.ABDOMINAL
-    priority = Priority.ROUTINE
-    clinical_history = "反复阵发性哭闹3天，果酱样大便1次。"
-    question = "是否为肠套叠？有无病理性诱发点？"
-    status = Status.DRAFT
-    submitted_at = factory.LazyAttribute(
-        lambda c: None if c.status == Status.DRAFT else timezone.now()
-    )
-
-    @factory.post_generation
-    def with_study(self, create, extracted, **kwargs):  # noqa: ANN001
-        if create and extracted is not False:
-            # The consultation's own exam: an abdominal ultrasound (the intussusception story).
-            self.studies.add(
-                StudyFactory(
-                    patient=self.patient,
-                    hospital=self.hospital,
-                    study_date=dt.date(2026, 11, 24),
-                    description="腹部超声",
-                    modalities="US",
-                    number_of_series=1,
-                    number_of_instances=12,
-                )
-            )
-
-
-def on_call(specialist, subspecialty, hours: int = 12):  # noqa: ANN001, ANN201
-    """Put a specialist on call for a subspecialty from an hour ago for `hours`."""
-    return OnCallShiftFactory(
-        specialist=specialist,
-        subspecialty=subspecialty,
-        start=timezone.now() - dt.timedelta(hours=1),
-        end=timezone.now() + dt.timedelta(hours=hours),
-    )
-
-
-# --- Imaging (viewer branch): rows for Study/Series/Instance, bytes written by store_dataset.
 
 
 class SeriesFactory(factory.django.DjangoModelFactory):
@@ -245,6 +192,54 @@ def store_dataset(ds, series, **fields):  # noqa: ANN001, ANN201
     instance.storage_key = default_storage.save(instance.storage_key, ContentFile(data))
     instance.save()
     return instance
+
+
+# --- consultations (issue 5) --------------------------------------------------------------
+
+from consult.models import Consultation, Priority, Status  # noqa: E402
+
+
+class ConsultationFactory(factory.django.DjangoModelFactory):
+    """A draft consultation with a question, a history and one study of the child."""
+
+    class Meta:
+        model = Consultation
+        skip_postgeneration_save = True
+
+    patient = factory.SubFactory(PatientFactory)
+    hospital = factory.LazyAttribute(lambda c: c.patient.home_hospital)
+    requested_by = factory.SubFactory(UserFactory, hospital=factory.SelfAttribute("..hospital"))
+    subspecialty = Subspecialty.ABDOMINAL
+    priority = Priority.ROUTINE
+    clinical_history = "反复阵发性哭闹3天，果酱样大便1次。"
+    question = "是否为肠套叠？有无病理性诱发点？"
+    status = Status.DRAFT
+    submitted_at = factory.LazyAttribute(
+        lambda c: None if c.status == Status.DRAFT else timezone.now()
+    )
+
+    @factory.post_generation
+    def with_study(self, create, extracted, **kwargs):  # noqa: ANN001
+        if create and extracted is not False:
+            self.studies.add(
+                StudyFactory(
+                    patient=self.patient,
+                    hospital=self.hospital,
+                    description="腹部超声",
+                    modalities="US",
+                    number_of_instances=12,
+                )
+            )
+
+
+def on_call(specialist, subspecialty, hours: int = 12):  # noqa: ANN001, ANN201
+    """Put a specialist on call for a subspecialty from an hour ago for `hours`."""
+    return OnCallShiftFactory(
+        specialist=specialist,
+        subspecialty=subspecialty,
+        start=timezone.now() - dt.timedelta(hours=1),
+        end=timezone.now() + dt.timedelta(hours=hours),
+    )
 
 
 # --- parent portal (issue 7) ----------------------------------------------------------------

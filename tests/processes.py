@@ -57,7 +57,8 @@ def wait_for(
         if value:
             return value
         time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+    text = message() if callable(message) else message
+    raise AssertionError(f"timed out after {timeout}s waiting for {text}")
 
 
 def port_open(port: int) -> bool:

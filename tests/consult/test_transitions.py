@@ -122,3 +122,13 @@ def test_every_change_is_on_the_timeline(in_review):
         (ConsultationEvent.Kind.STATUS, Status.ASSIGNED),
         (ConsultationEvent.Kind.STATUS, Status.IN_REVIEW),
     ]
+
+
+def test_a_paused_case_cannot_go_back_to_the_queue(in_review, coordinator):
+    from consult.workflow import consultation_reassign
+
+    consultation_request_info(consultation=in_review, user=in_review.assigned_to, question="?")
+    with pytest.raises(ConsultationError, match="Choose a specialist"):
+        consultation_reassign(
+            consultation=in_review, user=coordinator, specialist=None, reason="休假"
+        )
