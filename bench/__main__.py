@@ -1,4 +1,4 @@
-"""Run every benchmark module in bench/ (each defines `run()` or `main()`), or those named."""
+"""Run every benchmark module in bench/ (each defines `run() -> None`), or those named."""
 
 import importlib
 import pkgutil
@@ -11,10 +11,9 @@ def main(names: list[str]) -> None:
     found = sorted(m.name for m in pkgutil.iter_modules([str(here)]) if not m.name.startswith("_"))
     for name in names or found:
         module = importlib.import_module(f"bench.{name}")
-        entry = getattr(module, "run", None) or getattr(module, "main", None)
-        if entry is not None:
+        if hasattr(module, "run"):
             print(f"== bench.{name} ==", flush=True)
-            entry()
+            module.run()
 
 
 if __name__ == "__main__":
