@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("consult.api_urls")),
     path("referrals/", include("referrals.urls")),
+    path("p/", include("consult.portal_urls")),
     path("", include("viewer.urls")),
     path("", include("consult.urls")),
 ]
