@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -175,8 +176,17 @@ def notification_deliver(*, notification_id: int) -> bool:
         )
         logger.warning("notification %s not sent (attempt %s)", row.pk, row.attempts)
         return False
-    Notification.objects.filter(pk=row.pk).update(state=State.SENT, sent_at=now(), last_error="")
+    Notification.objects.filter(pk=row.pk).update(
+        state=State.SENT, sent_at=now(), last_error="", body=_redact_secrets(row)
+    )
     return True
+
+
+def _redact_secrets(row: Notification) -> str:
+    """Portal links and one-time codes must not outlive their delivery in the outbox."""
+    if not row.kind.startswith("portal_"):
+        return row.body
+    return re.sub(r"\d{6}", "······", re.sub(r"/p/[A-Za-z0-9_-]{20,}", "/p/…", row.body))
 
 
 def notifications_resend_due(*, limit: int = 200) -> int:

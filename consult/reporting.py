@@ -164,6 +164,10 @@ def report_sign(*, consultation: Consultation, user: User, password: str) -> Rep
         push_after_commit(
             object_group("hospital", consultation.hospital_id), "consultation", id=consultation.pk
         )
+        # The family's copy (issue 7): shared after commit so a failed SMS never unsigns.
+        from consult.portal_services import portal_share_on_sign
+
+        transaction.on_commit(lambda: portal_share_on_sign(report_id=draft.pk), robust=True)
     draft.refresh_from_db()
     return draft
 

@@ -260,6 +260,16 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "PedsLink <noreply@pedslink.inval
 SMS_BACKEND = env("SMS_BACKEND", "consult.sms.ConsoleSmsBackend")
 SMS_FILE_PATH = env("SMS_FILE_PATH", str(BASE_DIR / "var" / "sms"))
 
+# Parent portal (README "Parent portal"): link lifetime, attempt limits, the limiter's Redis.
+PORTAL_LINK_DAYS = env_int("PORTAL_LINK_DAYS", 30)
+PORTAL_MAX_ATTEMPTS = env_int("PORTAL_MAX_ATTEMPTS", 5)
+PORTAL_LOCK_MINUTES = env_int("PORTAL_LOCK_MINUTES", 15)
+PORTAL_CODE_MINUTES = env_int("PORTAL_CODE_MINUTES", 10)
+PORTAL_CODE_SENDS_PER_HOUR = env_int("PORTAL_CODE_SENDS_PER_HOUR", 5)
+PORTAL_SESSION_MINUTES = env_int("PORTAL_SESSION_MINUTES", 30)
+PORTAL_MAX_IMAGES = env_int("PORTAL_MAX_IMAGES", 8)
+PORTAL_LIMIT_REDIS_URL = env("PORTAL_LIMIT_REDIS_URL", REDIS_URL)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -124,10 +124,12 @@ def pytest_runtest_makereport(item, call):
 @pytest.fixture
 def private_redis(tmp_path):
     """A Redis server of the test's own on a free port, which the test may stop."""
-    from tests.services import RedisServer
+    from tests.processes import free_port, port_open, redis_server, wait_for
 
-    server = RedisServer(tmp_path)
-    server.start()
+    port = free_port()
+    server = redis_server(port, tmp_path).start()
+    server.url = f"redis://127.0.0.1:{port}/0"
+    wait_for(lambda: port_open(port), timeout=10, message="private Redis")
     yield server
     server.stop()
 

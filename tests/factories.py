@@ -267,3 +267,25 @@ class ReferralFactory(factory.django.DjangoModelFactory):
     requested_at = factory.LazyFunction(timezone.now)
     phase_started_at = factory.SelfAttribute("requested_at")
     deadline_round = 1
+
+
+# --- parent portal (issue 7) ----------------------------------------------------------------
+
+from consult.models import Report  # noqa: E402
+
+
+class SignedReportFactory(factory.django.DjangoModelFactory):
+    """A signed report version on a reported consultation."""
+
+    class Meta:
+        model = Report
+
+    consultation = factory.SubFactory(ConsultationFactory, status=Status.REPORTED)
+    version = 1
+    template = "general"
+    status = Report.Status.SIGNED
+    findings = "右下腹见“同心圆”征，直径约2.5 cm。"
+    impression = "回结肠型肠套叠。"
+    recommendation = "建议尽快到儿童医院行空气灌肠复位。"
+    author = factory.SubFactory(UserFactory, role=Role.SPECIALIST)
+    signed_at = factory.LazyFunction(timezone.now)

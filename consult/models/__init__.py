@@ -33,6 +33,7 @@ from consult.models.patients import (
     WeightRecord,
     mobile_validator,
 )
+from consult.models.portal import PortalShare
 from consult.models.reports import Report, TransferUrgency
 from consult.models.sla import DEFAULT_POLICIES, SlaPolicy
 
@@ -47,6 +48,7 @@ __all__ = [
     "Message",
     "MessageReceipt",
     "Notification",
+    "PortalShare",
     "Priority",
     "Report",
     "SlaPolicy",

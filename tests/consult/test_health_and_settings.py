@@ -5,17 +5,18 @@ import sys
 import pytest
 from django.urls import reverse
 
-from tests.services import ROOT, celery_worker, stop_process, wait_until
+from tests.processes import ROOT, celery_worker, subprocess_env, wait_for
 
 
 @pytest.mark.worker
 def test_healthz_is_200_with_everything_up_and_503_when_redis_stops(
-    db, client, settings, private_redis
+    db, client, settings, private_redis, tmp_path
 ):
     settings.REDIS_URL = settings.CELERY_BROKER_URL = private_redis.url
-    worker = celery_worker(env={"REDIS_URL": private_redis.url}, name="health")
+    env = subprocess_env(REDIS_URL=private_redis.url)
+    worker = celery_worker("health", env, tmp_path, concurrency=1).start()
     try:
-        assert wait_until(lambda: client.get(reverse("healthz")).status_code == 200, timeout=60)
+        wait_for(lambda: client.get(reverse("healthz")).status_code == 200, timeout=60)
         body = client.get(reverse("healthz")).json()
         assert body == {"status": "ok", "checks": {"database": "ok", "redis": "ok", "celery": "ok"}}
         private_redis.stop()
@@ -24,7 +25,7 @@ def test_healthz_is_200_with_everything_up_and_503_when_redis_stops(
         assert response.json()["checks"]["redis"].startswith("error")
         assert response.json()["checks"]["database"] == "ok"
     finally:
-        stop_process(worker)
+        worker.stop()
 
 
 def test_healthz_is_503_when_no_worker_answers(db, client, settings, private_redis):

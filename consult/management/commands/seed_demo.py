@@ -2,6 +2,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from consult.demo import DEMO_PASSWORD, seed_demo_alliance
+from consult.demo_consultations import seed_consultations
 
 
 class Command(BaseCommand):
@@ -13,6 +14,7 @@ class Command(BaseCommand):
                 "seed_demo refuses to run with DEBUG=0: demo accounts are not for production."
             )
         users = seed_demo_alliance()
+        seed_consultations(stdout=self.stdout)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo alliance ready. Demo logins (password for all: {DEMO_PASSWORD}):"

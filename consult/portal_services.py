@@ -1,0 +1,365 @@
+"""Parent portal services: share a signed report with guardians, check who opens it, revoke.
+
+Flow: `portal_share_create` (doctor, or automatically when a report is signed) → the guardian
+opens the link (`portal_share_for_token`) → `portal_check_birth_date` sends a one-time code
+(`portal_code_send`) → `portal_check_code` → `portal_report_viewed` on every view.
+Tokens have 192 bits from `secrets`; only their SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils.timezone import now
+from django.utils.translation import gettext as _
+
+from consult import portal_limits
+from consult.audit import Action, Outcome, audit_record
+from consult.models import Guardian, PortalShare, Report, Role, User
+from consult.notify import alliance_language, notification_sms_create
+
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
+CODE_RE = re.compile(r"^\d{6}$")
+
+
+class PortalError(Exception):
+    """A refusal with a message for the person in front of the screen."""
+
+
+class PortalAttemptError(PortalError):
+    def __init__(self, message: str, left: int) -> None:
+        super().__init__(message)
+        self.left = left
+
+
+@dataclass(frozen=True)
+class LinkProblem:
+    kind: str  # "malformed", "unknown", "expired", "revoked"
+    share: PortalShare | None = None
+
+
+# --- settings, read when used ---------------------------------------------------------------
+
+
+def link_days() -> int:
+    return int(getattr(settings, "PORTAL_LINK_DAYS", 30))
+
+
+def code_minutes() -> int:
+    return int(getattr(settings, "PORTAL_CODE_MINUTES", 10))
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _code_hash(share_id: int, code: str) -> str:
+    key = settings.SECRET_KEY.encode()
+    return hmac.new(key, f"portal-code:{share_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def portal_link(token: str) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("portal-open", args=[token])
+
+
+def audit_actor(share: PortalShare) -> str:
+    return f"portal-share:{share.pk}"
+
+
+# --- sharing ----------------------------------------------------------------------------------
+
+
+def may_manage_shares(user: User, report: Report) -> bool:
+    """The referring hospital's doctors and the coordinators may share and revoke."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.role == Role.COORDINATOR:
+        return True
+    return (
+        user.role == Role.REFERRING_DOCTOR and user.hospital_id == report.consultation.hospital_id
+    )
+
+
+def _new_share(
+    *, report: Report, guardian: Guardian, user: User | None, previous: PortalShare | None = None
+) -> tuple[PortalShare, str]:
+    token = secrets.token_urlsafe(24)  # 24 bytes = 192 bits, 32 URL-safe characters
+    share = PortalShare.objects.create(
+        report=report,
+        guardian=guardian,
+        patient_id=report.consultation.patient_id,
+        token_hash=token_hash(token),
+        previous=previous,
+        created_by=user,
+        expires_at=now() + dt.timedelta(days=link_days()),
+    )
+    return share, token
+
+
+def portal_share_create(
+    *, report: Report, guardians: Iterable[Guardian], user: User | None
+) -> list[PortalShare]:
+    """Share one signed report version with some of the child's guardians by SMS.
+
+    `user` None means the automatic share at signing (the hospital's default). The SMS names
+    the hospital and carries the link, never the child's name or the diagnosis.
+    """
+    if report.status != Report.Status.SIGNED:
+        raise PortalError(_("Only a signed, current report can be shared with the family."))
+    if user is not None and not may_manage_shares(user, report):
+        raise PortalError(_("Only the referring hospital or a coordinator can share this report."))
+    consultation = report.consultation
+    chosen = list(guardians)
+    if not chosen:
+        raise PortalError(_("Choose at least one guardian."))
+    if any(g.patient_id != consultation.patient_id for g in chosen):
+        raise PortalError(_("A report can only be shared with the child's own guardians."))
+    shares = []
+    with transaction.atomic(), alliance_language():
+        for guardian in chosen:
+            share, token = _new_share(report=report, guardian=guardian, user=user)
+            notification_sms_create(
+                to=guardian.mobile,
+                kind="portal_link",
+                obj=share,
+                body=_(
+                    "[%(hospital)s] Your child's imaging consultation report is ready. "
+                    "Open %(link)s and confirm the child's date of birth to read it."
+                )
+                % {"hospital": consultation.hospital.name_zh, "link": portal_link(token)},
+            )
+            if user is not None:
+                audit_record(
+                    action=Action.CREATE,
+                    user=user,
+                    obj=share,
+                    patient=consultation.patient,
+                    reason="report shared with guardian",
+                )
+            shares.append(share)
+    return shares
+
+
+def portal_share_on_sign(*, report_id: int) -> list[PortalShare]:
+    """Called after a report (or an amendment) is signed: share it with every guardian when
+    the referring hospital shares by default. Idempotent per report version."""
+    report = Report.objects.select_related("consultation__hospital").get(pk=report_id)
+    hospital = report.consultation.hospital
+    if not hospital.share_reports_with_guardians or report.status != Report.Status.SIGNED:
+        return []
+    if report.portal_shares.filter(created_by__isnull=True, previous__isnull=True).exists():
+        return []
+    guardians = Guardian.objects.filter(patient_id=report.consultation.patient_id)
+    if not guardians:
+        return []
+    return portal_share_create(report=report, guardians=guardians, user=None)
+
+
+def portal_token_revoke(*, share: PortalShare, user: User) -> PortalShare:
+    """Revoke a link now: the next page the guardian loads says so."""
+    if not may_manage_shares(user, share.report):
+        raise PortalError(_("Only the referring hospital or a coordinator can revoke this link."))
+    with transaction.atomic():
+        PortalShare.objects.filter(pk=share.pk, revoked_at__isnull=True).update(
+            revoked_at=now(), revoked_by=user
+        )
+        audit_record(
+            action=Action.UPDATE,
+            user=user,
+            obj=share,
+            patient=share.patient,
+            reason="portal link revoked",
+        )
+    share.refresh_from_db()
+    return share
+
+
+# --- the guardian's side ------------------------------------------------------------------
+
+
+def portal_share_for_token(token: str) -> PortalShare | LinkProblem:
+    """The share a link's token names, or what is wrong with the link."""
+    if not TOKEN_RE.match(token or ""):
+        return LinkProblem("malformed")
+    share = (
+        PortalShare.objects.select_related("report__consultation__hospital")
+        .filter(token_hash=token_hash(token))
+        .first()
+    )
+    if share is None:
+        return LinkProblem("unknown")
+    return usable_or_problem(share)
+
+
+def usable_or_problem(share: PortalShare) -> PortalShare | LinkProblem:
+    if share.is_revoked:
+        return LinkProblem("revoked", share)
+    if share.is_expired:
+        return LinkProblem("expired", share)
+    return share
+
+
+def _take_try(share: PortalShare, ip: str | None) -> int:
+    left = portal_limits.attempt_take(share_id=share.pk, ip=ip)
+    if left is None:
+        raise PortalAttemptError(locked_message(), 0)
+    return left
+
+
+def _refuse(share: PortalShare, left: int, what: str) -> None:
+    audit_record(
+        action=Action.LOGIN_FAILED,
+        obj=share,
+        patient=share.patient,
+        outcome=Outcome.FAILURE,
+        reason=what,
+        portal_token_id=audit_actor(share),
+    )
+    if left == 0:
+        raise PortalAttemptError(locked_message(), 0)
+    raise PortalAttemptError(
+        _("That is not right. You have %(left)s tries left.") % {"left": left}, left
+    )
+
+
+def locked_message() -> str:
+    return _(
+        "Too many wrong tries. This link is locked for %(minutes)s minutes; "
+        "try again later or call the hospital."
+    ) % {"minutes": portal_limits.lock_seconds() // 60}
+
+
+def current_version_share(share: PortalShare) -> PortalShare:
+    """For a superseded version: the same guardian's share of the current version (made
+    now if the doctor has not shared it yet), so that a new code opens the newer report."""
+    report = share.report
+    if report.status != Report.Status.SUPERSEDED:
+        return share
+    current = (
+        Report.objects.filter(consultation_id=report.consultation_id, status=Report.Status.SIGNED)
+        .order_by("-version")
+        .first()
+    )
+    if current is None:
+        return share
+    existing = (
+        PortalShare.objects.filter(report=current, guardian_id=share.guardian_id)
+        .filter(revoked_at__isnull=True, expires_at__gt=now())
+        .order_by("-created_at")
+        .first()
+    )
+    if existing is not None:
+        return existing
+    successor, _token = _new_share(
+        report=current, guardian=share.guardian, user=None, previous=share
+    )
+    return successor
+
+
+def portal_check_birth_date(
+    *, share: PortalShare, birth_date: dt.date | None, ip: str | None
+) -> PortalShare:
+    """Step one: the child's date of birth. Right → a code is sent; returns the share the code
+    opens (a newer version's share when this version was superseded)."""
+    left = _take_try(share, ip)
+    if birth_date is None or birth_date != share.patient.birth_date:
+        _refuse(share, left, "wrong date of birth")
+    portal_limits.attempt_give_back(share_id=share.pk, ip=ip)
+    with transaction.atomic():
+        target = current_version_share(share)
+        portal_code_send(share=target)
+    return target
+
+
+def portal_code_send(*, share: PortalShare) -> None:
+    """A new 6-digit code to the guardian's registered phone; valid once, for 10 minutes."""
+    if not portal_limits.code_send_allowed(share_id=share.pk):
+        raise PortalError(
+            _("Several codes were sent in the last hour. Wait a while, or call the hospital.")
+        )
+    code = f"{secrets.randbelow(10**6):06d}"
+    with transaction.atomic(), alliance_language():
+        PortalShare.objects.filter(pk=share.pk).update(
+            code_hash=_code_hash(share.pk, code),
+            code_expires_at=now() + dt.timedelta(minutes=code_minutes()),
+        )
+        notification_sms_create(
+            to=share.guardian.mobile,
+            kind="portal_code",
+            obj=share,
+            body=_("Your PedsLink code is %(code)s. It works once, for %(minutes)s minutes.")
+            % {"code": code, "minutes": code_minutes()},
+        )
+
+
+def portal_check_code(*, share: PortalShare, code: str, ip: str | None) -> PortalShare:
+    """Step two: the one-time code. It is used up by the conditional update that accepts it,
+    so two requests with the same code cannot both get in."""
+    left = _take_try(share, ip)
+    code = (code or "").strip()
+    accepted = CODE_RE.match(code) and PortalShare.objects.filter(
+        pk=share.pk,
+        code_hash=_code_hash(share.pk, code),
+        code_expires_at__gt=now(),
+        revoked_at__isnull=True,
+    ).update(code_hash="", code_expires_at=None)
+    if not accepted:
+        _refuse(share, left, "wrong or expired code")
+    portal_limits.attempt_give_back(share_id=share.pk, ip=ip)
+    portal_limits.attempts_reset(share_id=share.pk)
+    audit_record(
+        action=Action.LOGIN,
+        obj=share,
+        patient=share.patient,
+        portal_token_id=audit_actor(share),
+    )
+    return share
+
+
+def portal_report_viewed(
+    *, share: PortalShare, request: object, what: str = "report", action: str = Action.VIEW
+) -> None:
+    """Every view by the guardian: an audit row with the link as the actor; report page
+    views also count as an opening for the doctor's page."""
+    at = now()
+    with transaction.atomic():
+        if what == "report":
+            PortalShare.objects.filter(pk=share.pk).update(
+                open_count=F("open_count") + 1, last_used_at=at
+            )
+            PortalShare.objects.filter(pk=share.pk, first_opened_at__isnull=True).update(
+                first_opened_at=at
+            )
+        else:
+            PortalShare.objects.filter(pk=share.pk).update(last_used_at=at)
+        audit_record(
+            action=action,
+            request=request,  # type: ignore[arg-type]
+            object_type="report",
+            object_id=str(share.report_id),
+            patient=share.patient,
+            reason=f"guardian portal: {what}",
+            portal_token_id=audit_actor(share),
+        )
+
+
+def shares_for_consultation(consultation_id: int) -> list[PortalShare]:
+    return list(
+        PortalShare.objects.filter(report__consultation_id=consultation_id)
+        .select_related("guardian", "report", "created_by", "revoked_by")
+        .order_by("-report__version", "guardian_id", "-created_at")
+    )
+
+
+def active_share_q() -> Q:
+    return Q(revoked_at__isnull=True, expires_at__gt=now())
