@@ -250,6 +250,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Remote pediatric imaging consultation platform",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "ENUM_NAME_OVERRIDES": {"SubspecialtyEnum": "consult.models.directory.Subspecialty"},
 }
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,6 +29,8 @@ def _error(message: str, code: int) -> Response:
 
 
 class StudyMeasurements(APIView):
+    serializer_class = MeasurementIn
+
     def get(self, request: Request, study: str) -> Response:
         obj = get_study_for(request, study)
         audit_study_view(request, obj)
@@ -44,7 +48,7 @@ class StudyMeasurements(APIView):
             .first()
         )
         if instance is None:
-            return _error("No such instance in this study.", status.HTTP_400_BAD_REQUEST)
+            return _error(_("No such instance in this study."), status.HTTP_400_BAD_REQUEST)
         try:
             m = services.measurement_create(
                 request=request,
@@ -64,11 +68,12 @@ class StudyMeasurements(APIView):
 
 
 class MeasurementDetail(APIView):
+    @extend_schema(request=None, responses={204: None})
     def delete(self, request: Request, study: str, pk: int) -> Response:
         obj = get_study_for(request, study)
         measurement = Measurement.objects.filter(study=obj, pk=pk).select_related("study").first()
         if measurement is None:
-            return _error("No such measurement.", status.HTTP_404_NOT_FOUND)
+            return _error(_("No such measurement."), status.HTTP_404_NOT_FOUND)
         try:
             services.measurement_delete(request=request, user=request.user, measurement=measurement)
         except PermissionDenied as exc:
