@@ -16,6 +16,11 @@ def _denied(object_id):
     ).exists()
 
 
+def test_consultation_form_offers_the_childs_upload_page(login, county_doctor, child):
+    page = login(county_doctor).get(reverse("consultation-new"), {"patient": child.pk})
+    assert reverse("viewer:upload", args=[child.pk]) in page.content.decode()
+
+
 def test_doctor_creates_a_draft_then_submits_it(login, county_doctor, child, on_call_specialist):
     study = StudyFactory(patient=child)
     client = login(county_doctor)
