@@ -552,5 +552,10 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def run() -> None:
+    """Entry point for `python -m bench` / `make bench`, like the other benchmark modules."""
+    main()
+
+
 if __name__ == "__main__":
     main()
