@@ -390,6 +390,7 @@ def consultation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         request=request, action=Action.VIEW, obj=consultation, patient=consultation.patient
     )
     thread_mark_read(consultation=consultation, user=request.user)
+    from viewer.models import Measurement
     from viewer.selectors import studies_visible_to
 
     studies = list(consultation.studies.all())
@@ -423,8 +424,15 @@ def consultation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         reassign_form.fields["specialist"].queryset = User.objects.filter(
             role=Role.SPECIALIST, is_active=True
         )
+    # Measurements saved in the viewer on this case's studies, offered to the report writer.
+    measurements = (
+        Measurement.objects.filter(study__in=studies).select_related("instance__series")
+        if can_write
+        else Measurement.objects.none()
+    )
     context = {
         "c": consultation,
+        "measurements": measurements,
         "standing": sla_standing(consultation, sla_policies()),
         "studies": studies,
         "priors": priors,

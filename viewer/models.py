@@ -306,3 +306,14 @@ class Measurement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.value or ''}{self.unit}"
+
+    @property
+    def report_text(self) -> str:
+        """One line for a report: what was measured, its value and where (series, image)."""
+        value = "" if self.value is None else f"{self.value:.1f} {self.get_unit_display()}"
+        where = _("series %(series)s, image %(image)s") % {
+            "series": self.instance.series.series_number or "?",
+            "image": self.instance.instance_number or "?",
+        }
+        parts = [str(self.get_kind_display()), value, self.note]
+        return " ".join(p for p in parts if p) + f" ({where})"

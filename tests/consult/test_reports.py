@@ -153,3 +153,29 @@ def test_sign_through_the_page(login, in_review):
     assert "password" in response.content.decode().lower() or "密码" in response.content.decode()
     client.post(url, {**form, "edit_version": "2", "sign": "1", "password": PASSWORD})
     assert in_review.reports.get().status == Report.Status.SIGNED
+
+
+def test_measurements_saved_in_the_viewer_are_offered_to_the_report_writer(
+    in_review, on_call_specialist, client
+):
+    from tests.factories import InstanceFactory, SeriesFactory
+    from viewer.models import Measurement
+
+    study = in_review.studies.first()
+    series = SeriesFactory(study=study, series_number=3)
+    instance = InstanceFactory(series=series, instance_number=14, sending_hospital=study.hospital)
+    Measurement.objects.create(
+        study=study,
+        instance=instance,
+        kind="length",
+        points=[[0, 0], [10, 0]],
+        value=12.34,
+        unit="mm",
+        created_by=on_call_specialist,
+    )
+    client.force_login(on_call_specialist)
+    client.cookies["django_language"] = "en"
+    body = client.get(reverse("consultation-detail", args=[in_review.pk])).content.decode()
+    assert "Length 12.3 mm (series 3, image 14)" in body
+    assert 'data-text="Length 12.3 mm (series 3, image 14)"' in body
+    assert "Insert into findings" in body
