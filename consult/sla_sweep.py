@@ -11,13 +11,13 @@ happens in another task. A row whose step fails is pushed back a few minutes.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 
 from django.db import transaction
 from django.utils.timezone import localtime, now
 from django.utils.translation import gettext as _
 
 from consult import sla
+from consult.deadline_sweep import RETRY_AFTER, sweep_due  # noqa: F401 - tests read it here
 from consult.models import OPEN_STATUSES, Consultation, ConsultationEvent, SlaPolicy, Status, User
 from consult.notify import alliance_language
 from consult.realtime import push_after_commit
@@ -31,9 +31,6 @@ from consult.workflow import (
     sla_policies,
 )
 
-logger = logging.getLogger(__name__)
-
-RETRY_AFTER = dt.timedelta(minutes=5)
 EVENT_KIND = {
     sla.Step.REMIND: ConsultationEvent.Kind.SLA_REMIND,
     sla.Step.WARN: ConsultationEvent.Kind.SLA_WARN,
@@ -45,28 +42,13 @@ EVENT_KIND = {
 def sla_sweep(*, limit: int = 1000) -> int:
     """Take every due step, one row at a time. Returns how many rows were handled."""
     policies = sla_policies()
-    taken = 0
-    while taken < limit:
-        case = None
-        try:
-            with transaction.atomic():
-                case = (
-                    Consultation.objects.select_for_update(skip_locked=True, of=("self",))
-                    .select_related("assigned_to")
-                    .filter(next_deadline__lte=now(), status__in=OPEN_STATUSES)
-                    .order_by("next_deadline")
-                    .first()
-                )
-                if case is None:
-                    break
-                sla_step(consultation=case, policies=policies)
-        except Exception:
-            if case is None:
-                raise
-            logger.exception("SLA step failed for consultation %s; retrying later", case.pk)
-            Consultation.objects.filter(pk=case.pk).update(next_deadline=now() + RETRY_AFTER)
-        taken += 1
-    return taken
+    return sweep_due(
+        queryset=Consultation.objects.select_related("assigned_to").filter(
+            status__in=OPEN_STATUSES
+        ),
+        step=lambda case: sla_step(consultation=case, policies=policies),
+        limit=limit,
+    )
 
 
 def sla_step(*, consultation: Consultation, policies: dict[str, sla.Policy]) -> bool:

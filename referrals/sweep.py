@@ -10,49 +10,27 @@ fails is pushed back a few minutes.
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
-
 from django.conf import settings
-from django.db import transaction
 from django.utils.timezone import localtime, now
 from django.utils.translation import gettext as _
 
+from consult.deadline_sweep import RETRY_AFTER, sweep_due  # noqa: F401 - tests read it here
 from consult.notify import alliance_language
 from referrals import deadlines
 from referrals.models import DEADLINE_STATUSES, Referral, ReferralEvent, Status
 from referrals.services import _notify, coordinators, referral_policies
 
-logger = logging.getLogger(__name__)
-
-RETRY_AFTER = dt.timedelta(minutes=5)
-
 
 def referral_sweep(*, limit: int = 1000) -> int:
     """Take every due warning, one row at a time. Returns how many rows were handled."""
     policies = referral_policies()
-    taken = 0
-    while taken < limit:
-        referral = None
-        try:
-            with transaction.atomic():
-                referral = (
-                    Referral.objects.select_for_update(skip_locked=True, of=("self",))
-                    .select_related("receiving_department__head", "patient")
-                    .filter(next_deadline__lte=now(), status__in=DEADLINE_STATUSES)
-                    .order_by("next_deadline")
-                    .first()
-                )
-                if referral is None:
-                    break
-                referral_deadline_step(referral=referral, policy=policies[referral.urgency])
-        except Exception:
-            if referral is None:
-                raise
-            logger.exception("deadline step failed for referral %s; retrying later", referral.pk)
-            Referral.objects.filter(pk=referral.pk).update(next_deadline=now() + RETRY_AFTER)
-        taken += 1
-    return taken
+    return sweep_due(
+        queryset=Referral.objects.select_related("receiving_department__head", "patient").filter(
+            status__in=DEADLINE_STATUSES
+        ),
+        step=lambda r: referral_deadline_step(referral=r, policy=policies[r.urgency]),
+        limit=limit,
+    )
 
 
 def referral_deadline_step(*, referral: Referral, policy: deadlines.Policy) -> bool:
