@@ -30,3 +30,19 @@ class PhotoForm(forms.Form):
     file = forms.FileField(label=_("file"))
     kind = forms.ChoiceField(choices=KINDS, initial="film")
     batch = forms.RegexField(regex=r"^[A-Za-z0-9-]{8,64}$", max_length=64)
+
+
+class ConflictResolveForm(forms.Form):
+    KEEP, REPLACE = "keep", "replace"
+    ACTIONS = [
+        (KEEP, _("Keep the stored version (discard the new one)")),
+        (REPLACE, _("Replace with the new version")),
+    ]
+
+    action = forms.ChoiceField(label=_("decision"), choices=ACTIONS)
+    reason = forms.CharField(
+        label=_("reason"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("Recorded with your name and the time, e.g. “modality re-sent after a fix”."),
+    )

@@ -123,7 +123,17 @@ class Instance(models.Model):
 
 class IngestConflict(models.Model):
     """Different bytes arrived under a SOP Instance UID already stored: kept aside, reported,
-    never overwriting the original."""
+    never overwriting the original.
+
+    A doctor of the sending hospital (or the alliance admin) resolves it: either the stored
+    version stays and the new bytes are deleted (`storage_key` then empty), or the new
+    version replaces the stored one and this row keeps the superseded bytes (its key, size
+    and hash swap with the instance's), so nothing once served is ever lost."""
+
+    class Resolution(models.TextChoices):
+        OPEN = "", _("Open")
+        KEPT_STORED = "kept", _("Stored version kept, new one discarded")
+        REPLACED = "replaced", _("Replaced with the new version")
 
     sop_instance_uid = models.CharField(_("SOP Instance UID"), max_length=64, db_index=True)
     study_instance_uid = models.CharField(_("Study Instance UID"), max_length=64)
@@ -132,7 +142,8 @@ class IngestConflict(models.Model):
     )
     size = models.BigIntegerField(_("size in bytes"))
     sha256 = models.CharField(max_length=64)
-    storage_key = models.CharField(max_length=255, unique=True)
+    # Null once the new bytes were discarded (the resolution "kept").
+    storage_key = models.CharField(max_length=255, unique=True, null=True, blank=True)
     source = models.CharField(_("source"), max_length=10, choices=Source.choices)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -141,6 +152,19 @@ class IngestConflict(models.Model):
         "consult.Hospital", on_delete=models.PROTECT, related_name="+"
     )
     received_at = models.DateTimeField(_("received"), auto_now_add=True)
+    resolution = models.CharField(
+        _("resolution"), max_length=10, choices=Resolution.choices, blank=True, db_index=True
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("resolved by"),
+    )
+    resolved_at = models.DateTimeField(_("resolved"), null=True, blank=True)
+    resolution_reason = models.CharField(_("reason"), max_length=500, blank=True)
 
     class Meta:
         ordering = ["-received_at"]

@@ -77,3 +77,27 @@ def get_study_for(request: Any, uid: str) -> Study:
         audit_denied(request, object_type="study", object_id=uid[:128])
         raise Http404
     return study
+
+
+def conflicts_visible_to(user: Any) -> QuerySet:
+    """Ingest conflicts a user may review: the alliance admin all of them; a referring
+    doctor those their hospital sent, about a stored instance they may see."""
+    from viewer.models import IngestConflict
+
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return IngestConflict.objects.none()
+    qs = IngestConflict.objects.select_related(
+        "existing__series__study__patient", "sending_hospital", "uploaded_by", "resolved_by"
+    )
+    if user.role == Role.ADMIN:
+        return qs
+    if user.role != Role.REFERRING_DOCTOR or not user.hospital_id:
+        return IngestConflict.objects.none()
+    return qs.filter(
+        sending_hospital_id=user.hospital_id,
+        existing__series__study__in=studies_visible_to(user),
+    )
+
+
+def open_conflicts_for(user: Any) -> QuerySet:
+    return conflicts_visible_to(user).filter(resolution="")

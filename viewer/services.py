@@ -32,6 +32,7 @@ from viewer.models import (
     Instance,
     IntegrationToken,
     Measurement,
+    RenderInfo,
     Series,
     Source,
     Study,
@@ -592,6 +593,125 @@ def study_assign_patient(*, study: Study, patient: Patient, user: User) -> Study
     )
     study.refresh_from_db()
     return study
+
+
+# --- ingest conflicts: review and resolution -------------------------------------------
+
+
+def _conflict_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(_("Give a reason: it is recorded with the decision."))
+    return reason[:500]
+
+
+def _open_conflict_locked(conflict: IngestConflict) -> IngestConflict:
+    row = IngestConflict.objects.select_for_update().get(pk=conflict.pk)
+    if row.resolution:
+        raise IngestError("already_resolved", _("Somebody already resolved this conflict."))
+    return row
+
+
+@transaction.atomic
+def conflict_keep_stored(*, conflict: IngestConflict, user: User, reason: str) -> IngestConflict:
+    """Keep the stored version: the new bytes are deleted (after commit), the row stays as
+    the record of what arrived and who decided."""
+    reason = _conflict_reason(reason)
+    row = _open_conflict_locked(conflict)
+    key = row.storage_key
+    row.resolution = IngestConflict.Resolution.KEPT_STORED
+    row.resolved_by, row.resolved_at, row.resolution_reason = user, now(), reason
+    row.storage_key = None
+    row.save(
+        update_fields=[
+            "resolution",
+            "resolved_by",
+            "resolved_at",
+            "resolution_reason",
+            "storage_key",
+        ]
+    )
+    study = row.existing.series.study
+    audit_record(
+        user=user,
+        action=Action.UPDATE,
+        obj=row,
+        patient=study.patient,
+        reason=f"conflict: kept stored version, discarded new one: {reason}"[:300],
+    )
+    if key:
+        transaction.on_commit(lambda: storage.delete_stored(key))
+    return row
+
+
+def may_replace(conflict: IngestConflict, user: User) -> bool:
+    """Only the hospital that owns the study (or the alliance admin) replaces its images."""
+    if user.role == Role.ADMIN:
+        return True
+    return (
+        user.role == Role.REFERRING_DOCTOR
+        and user.hospital_id is not None
+        and conflict.existing.series.study.hospital_id == user.hospital_id
+    )
+
+
+@transaction.atomic
+def conflict_replace(*, conflict: IngestConflict, user: User, reason: str) -> IngestConflict:
+    """Serve the new version from now on. Nothing is lost: the instance takes the new key,
+    size and hash, this row takes the superseded ones (still downloadable from the review
+    page), and the audit trail names who replaced it and why.
+
+    Refused when the new version names another study or series (that is a different
+    mistake: discard it and send the file with correct UIDs)."""
+    reason = _conflict_reason(reason)
+    if not may_replace(conflict, user):
+        raise PermissionDenied(_("Only the hospital that sent this study may replace its images."))
+    row = _open_conflict_locked(conflict)
+    instance = (
+        Instance.objects.select_for_update().select_related("series__study").get(pk=row.existing_id)
+    )
+    with storage.open_stored(row.storage_key) as fp:
+        header = ingest.parse_header(fp, size=row.size, limits=ingest_limits())
+    series = instance.series
+    if (header.study_instance_uid, header.series_instance_uid) != (
+        series.study.study_instance_uid,
+        series.series_instance_uid,
+    ):
+        raise IngestError(
+            "other_series",
+            _(
+                "The new version names another study or series than the stored one; "
+                "it cannot replace it."
+            ),
+        )
+    old = (instance.storage_key, instance.size, instance.sha256)
+    Instance.objects.filter(pk=instance.pk).update(
+        storage_key=row.storage_key,
+        size=row.size,
+        sha256=row.sha256,
+        sop_class_uid=header.sop_class_uid,
+        instance_number=header.instance_number,
+        transfer_syntax_uid=header.transfer_syntax_uid,
+        rows=header.rows,
+        columns=header.columns,
+        number_of_frames=header.number_of_frames,
+        pixel_spacing=header.pixel_spacing,
+    )
+    row.storage_key, row.size, row.sha256 = old
+    row.resolution = IngestConflict.Resolution.REPLACED
+    row.resolved_by, row.resolved_at, row.resolution_reason = user, now(), reason
+    row.save()
+    # What the viewer read from the old header is stale; the render cache is keyed by hash.
+    RenderInfo.objects.filter(instance_id=instance.pk).delete()
+    audit_record(
+        user=user,
+        action=Action.UPDATE,
+        obj=instance,
+        patient=series.study.patient,
+        reason=f"conflict {row.pk}: replaced stored version (kept as superseded): {reason}"[:300],
+    )
+    transaction.on_commit(lambda: build_render_caches.delay([instance.pk]))
+    return row
 
 
 # --- integration tokens and DICOM nodes ----------------------------------------------

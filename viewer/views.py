@@ -1,4 +1,5 @@
-"""Imaging pages: upload for a child, the unmatched queue, DICOM nodes and tokens."""
+"""Imaging pages: upload for a child, the unmatched queue, ingest conflicts, DICOM nodes
+and tokens."""
 
 from __future__ import annotations
 
@@ -9,31 +10,45 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.timezone import now
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from pydicom.uid import generate_uid
 
-from consult.audit import audit_denied
+from consult.audit import Action, audit_denied, audit_record
 from consult.models import Patient, PatientIdentifier, Role
 from consult.selectors import get_patient_for, get_visible_or_404, patients_visible_to
-from viewer import photos
-from viewer.forms import AssignStudyForm, DicomNodeForm, IntegrationTokenForm, PhotoForm
+from viewer import header_diff, photos, storage
+from viewer.forms import (
+    AssignStudyForm,
+    ConflictResolveForm,
+    DicomNodeForm,
+    IntegrationTokenForm,
+    PhotoForm,
+)
 from viewer.ingest import IngestError
-from viewer.models import DicomNode, IntegrationToken, Source
-from viewer.selectors import instances_visible_to, studies_for_patient, unmatched_studies_for
+from viewer.models import DicomNode, IngestConflict, IntegrationToken, Source
+from viewer.selectors import (
+    conflicts_visible_to,
+    instances_visible_to,
+    studies_for_patient,
+    unmatched_studies_for,
+)
 from viewer.services import (
     IngestResult,
     Sender,
+    conflict_keep_stored,
+    conflict_replace,
     dicom_node_create,
     dicom_node_deactivate,
     ingest_flush,
     instance_ingest,
     integration_token_create,
     integration_token_revoke,
+    may_replace,
     record_upload_audit,
     rejected,
     study_assign_patient,
@@ -209,6 +224,115 @@ def unmatched_assign(request: HttpRequest, pk: int) -> HttpResponse:
             except IngestError as exc:
                 messages.error(request, str(exc))
     return redirect("viewer:unmatched")
+
+
+# --- ingest conflicts ---------------------------------------------------------------
+
+
+def _audit_children(request: HttpRequest, conflicts: list[IngestConflict]) -> None:
+    """One view row per child whose conflicts were listed (none when the list is empty)."""
+    children = {c.existing.series.study.patient_id: c for c in conflicts}
+    for conflict in children.values():
+        audit_record(
+            request=request,
+            action=Action.VIEW,
+            object_type="ingestconflict",
+            object_id="list",
+            patient=conflict.existing.series.study.patient,
+        )
+
+
+@login_required
+def conflict_list(request: HttpRequest) -> HttpResponse:
+    if request.user.role not in (Role.ADMIN, Role.REFERRING_DOCTOR):
+        audit_denied(request, object_type="ingestconflict", object_id="list")
+        raise Http404
+    resolved = request.GET.get("state") == "resolved"
+    qs = conflicts_visible_to(request.user)
+    qs = qs.exclude(resolution="") if resolved else qs.filter(resolution="")
+    conflicts = list(qs.order_by("-resolved_at" if resolved else "-received_at")[:200])
+    _audit_children(request, conflicts)
+    return render(request, "viewer/conflicts.html", {"conflicts": conflicts, "resolved": resolved})
+
+
+def _conflict_for(request: HttpRequest, pk: int) -> IngestConflict:
+    return get_visible_or_404(
+        request, conflicts_visible_to(request.user), pk=pk, object_type="ingestconflict"
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def conflict_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    conflict = _conflict_for(request, pk)
+    study = conflict.existing.series.study
+    form = ConflictResolveForm(request.POST or None)
+    if request.method == "POST" and not conflict.resolution and form.is_valid():
+        decide = (
+            conflict_replace
+            if form.cleaned_data["action"] == ConflictResolveForm.REPLACE
+            else conflict_keep_stored
+        )
+        try:
+            decide(conflict=conflict, user=request.user, reason=form.cleaned_data["reason"])
+        except (IngestError, PermissionDenied, ValidationError) as exc:
+            form.add_error(None, " ".join(getattr(exc, "messages", [str(exc)])))
+        else:
+            messages.success(request, _("The conflict is resolved."))
+            return redirect("viewer:conflicts")
+    audit_record(request=request, action=Action.VIEW, obj=conflict, patient=study.patient)
+    rows, problem = _conflict_rows(conflict)
+    return render(
+        request,
+        "viewer/conflict.html",
+        {
+            "conflict": conflict,
+            "study": study,
+            "instance": conflict.existing,
+            "rows": rows,
+            "differing": [r for r in rows if r.differs],
+            "problem": problem,
+            "form": form,
+            "may_replace": may_replace(conflict, request.user),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+def _conflict_rows(conflict: IngestConflict) -> tuple[list[header_diff.Row], str]:
+    """Both headers from storage (header only), or why they cannot be shown."""
+    if not conflict.storage_key:
+        return [], ""
+    try:
+        with storage.open_stored(conflict.existing.storage_key) as fp:
+            stored = header_diff.read_header(fp)
+        with storage.open_stored(conflict.storage_key) as fp:
+            new = header_diff.read_header(fp)
+    except (OSError, header_diff.InvalidDicomError, ValueError) as exc:
+        return [], _("A header cannot be read: %(error)s") % {"error": exc}
+    stored_first, new_first = (new, stored) if conflict.resolution else (stored, new)
+    return header_diff.compare(stored_first, new_first), ""
+
+
+@login_required
+def conflict_file(request: HttpRequest, pk: int) -> HttpResponse:
+    """The bytes this row keeps: the new version while open, the superseded one once
+    replaced. A download of a child's images: an export audit row."""
+    conflict = _conflict_for(request, pk)
+    if not conflict.storage_key:
+        raise Http404
+    audit_record(
+        request=request,
+        action=Action.EXPORT,
+        obj=conflict,
+        patient=conflict.existing.series.study.patient,
+    )
+    return FileResponse(
+        storage.open_stored(conflict.storage_key),
+        as_attachment=True,
+        filename=f"{conflict.sop_instance_uid}-{conflict.sha256[:8]}.dcm",
+        content_type="application/dicom",
+    )
 
 
 # --- alliance admin: DICOM nodes and integration tokens --------------------------------
