@@ -218,6 +218,10 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "consult.resend_notifications",
         "schedule": float(env("NOTIFICATION_SWEEP_SECONDS", "60")),
     },
+    "imaging-orphan-sweep": {
+        "task": "viewer.orphans_sweep",
+        "schedule": float(env("IMAGING_ORPHAN_SWEEP_SECONDS", "3600")),
+    },
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
@@ -288,6 +292,9 @@ IMAGING_PARSE_SECONDS = env_int("IMAGING_PARSE_SECONDS", 10)
 IMAGING_MAX_HEADER_BYTES = env_int("IMAGING_MAX_HEADER_BYTES", 16 * 1024**2)
 IMAGING_MAX_PHOTO_PIXELS = env_int("IMAGING_MAX_PHOTO_PIXELS", 40_000_000)
 IMAGING_MAX_PHOTO_BYTES = env_int("IMAGING_MAX_PHOTO_BYTES", 50 * 1024**2)
+# Stored DICOM files no row references (a request died between store and index) are
+# deleted once older than this; the sweep runs every IMAGING_ORPHAN_SWEEP_SECONDS.
+IMAGING_ORPHAN_GRACE_HOURS = float(env("IMAGING_ORPHAN_GRACE_HOURS", "24"))
 # Uploads larger than this go to a temporary file rather than memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 1024**2)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024**2)

@@ -9,3 +9,11 @@ def build_render_caches(self, instance_ids: list[int]) -> None:  # noqa: ANN001
     from viewer.render_cache import build_for_instances
 
     build_for_instances(instance_ids)
+
+
+@shared_task(name="viewer.orphans_sweep", ignore_result=True)
+def orphans_sweep_task() -> int:
+    """Stored DICOM files no row references, older than the grace period: deleted."""
+    from viewer.orphans import orphans_sweep
+
+    return len(orphans_sweep().deleted)
