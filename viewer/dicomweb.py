@@ -24,7 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from pydicom.uid import UID
 
 from consult.audit import Action, audit_denied, audit_record
-from viewer import multipart, storage
+from viewer import multipart, storage, transcode
 from viewer.auth import dicomweb_endpoint
 from viewer.ingest import person_name_groups
 from viewer.models import Instance, Series, Source, Study
@@ -466,23 +466,45 @@ def _get_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     return wrapper
 
 
+def _not_acceptable(exc: transcode.NotAcceptable) -> HttpResponse:
+    return JsonResponse({"detail": str(exc)}, status=406)
+
+
 @_get_only
 def wado(request: HttpRequest, study: str, series: str = "", instance: str = "") -> HttpResponse:
-    """Whole study, series or instance as multipart/related; type="application/dicom"."""
+    """Whole study, series or instance as multipart/related; type="application/dicom", in
+    the transfer syntax the Accept header asks for (PS3.18 §8.7.3): as stored when it names
+    none or `*`, else the first one each instance can be produced in (stored, or decoded to
+    explicit/implicit VR little endian); 406 if an instance can be sent in none."""
+    accept = request.META.get("HTTP_ACCEPT", "")
+    try:
+        accepted = transcode.acceptable_syntaxes(accept)
+    except transcode.NotAcceptable as exc:
+        return _not_acceptable(exc)
     instances = _instances_for(request, study, series, instance)
+    try:
+        plan = [(i, transcode.choose(i.transfer_syntax_uid, accepted)) for i in instances]
+    except transcode.NotAcceptable as exc:
+        return _not_acceptable(exc)
     boundary = multipart.new_boundary()
     parts = (
-        (
-            f"application/dicom; transfer-syntax={i.transfer_syntax_uid}",
-            storage.iter_stored(i.storage_key),
-        )
-        for i in instances
+        (f"application/dicom; transfer-syntax={syntax}", _instance_bytes(i, syntax))
+        for i, syntax in plan
     )
     response = StreamingHttpResponse(
         multipart.stream_parts(parts, boundary),
         content_type=f'multipart/related; type="application/dicom"; boundary={boundary}',
     )
     return response
+
+
+def _instance_bytes(instance: Instance, syntax: str) -> Iterable[bytes]:
+    """The stored file streamed, or (another syntax) transcoded when its part is sent."""
+    if syntax == instance.transfer_syntax_uid:
+        yield from storage.iter_stored(instance.storage_key)
+        return
+    with storage.open_stored(instance.storage_key) as fp:
+        yield transcode.transcode(fp, syntax)
 
 
 @_get_only
@@ -536,7 +558,9 @@ def wado_bulk(request: HttpRequest, study: str, series: str, instance: str, tag:
 def wado_frames(
     request: HttpRequest, study: str, series: str, instance: str, frames: str
 ) -> HttpResponse:
-    """Frames 1-based, as stored: raw native bytes or the compressed bitstream."""
+    """Frames 1-based: raw native bytes or the compressed bitstream as stored, or decoded to
+    native little endian when the Accept header asks for application/octet-stream with
+    transfer-syntax 1.2.840.10008.1.2.1 (or none, PS3.18's default for octet-stream)."""
     (item,) = _instances_for(request, study, series, instance)
     try:
         numbers = [int(n) for n in frames.split(",")]
@@ -544,19 +568,25 @@ def wado_frames(
         return JsonResponse({"detail": "Frame numbers are 1, 2, …"}, status=400)
     if not item.rows or any(n < 1 or n > item.number_of_frames for n in numbers):
         return JsonResponse({"detail": "No such frame."}, status=404)
-    media = FRAME_MEDIA.get(item.transfer_syntax_uid, "application/octet-stream")
+    stored_media = FRAME_MEDIA.get(item.transfer_syntax_uid, "application/octet-stream")
+    try:
+        plan = transcode.frame_plan(
+            item.transfer_syntax_uid, stored_media, request.META.get("HTTP_ACCEPT", "")
+        )
+    except transcode.NotAcceptable as exc:
+        return _not_acceptable(exc)
+    media = plan.media
     boundary = multipart.new_boundary()
-    chunks = list(_read_frames(item, numbers))
-    parts = [(f"{media}; transfer-syntax={_frame_ts(item)}", [c]) for c in chunks]
+    if plan.decode:
+        with storage.open_stored(item.storage_key) as fp:
+            chunks = transcode.decoded_frames(fp, numbers)
+    else:
+        chunks = list(_read_frames(item, numbers))
+    parts = [(f"{media}; transfer-syntax={plan.transfer_syntax}", [c]) for c in chunks]
     return HttpResponse(
         b"".join(multipart.stream_parts(parts, boundary)),
         content_type=f'multipart/related; type="{media}"; boundary={boundary}',
     )
-
-
-def _frame_ts(instance: Instance) -> str:
-    uid = UID(instance.transfer_syntax_uid)
-    return str(uid) if uid.is_compressed else pydicom.uid.ExplicitVRLittleEndian
 
 
 def _read_frames(instance: Instance, numbers: list[int]) -> Iterator[bytes]:
