@@ -295,6 +295,9 @@ IMAGING_MAX_PHOTO_BYTES = env_int("IMAGING_MAX_PHOTO_BYTES", 50 * 1024**2)
 # Stored DICOM files no row references (a request died between store and index) are
 # deleted once older than this; the sweep runs every IMAGING_ORPHAN_SWEEP_SECONDS.
 IMAGING_ORPHAN_GRACE_HOURS = float(env("IMAGING_ORPHAN_GRACE_HOURS", "24"))
+# QIDO-RS includefield of attributes the index lacks reads stored headers for at most
+# this many results of one search.
+QIDO_MAX_HEADER_READS = env_int("QIDO_MAX_HEADER_READS", 100)
 # Uploads larger than this go to a temporary file rather than memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 1024**2)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024**2)

@@ -24,7 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from pydicom.uid import UID
 
 from consult.audit import Action, audit_denied, audit_record
-from viewer import multipart, storage, transcode
+from viewer import multipart, qido_fields, storage, transcode
 from viewer.auth import dicomweb_endpoint
 from viewer.ingest import person_name_groups
 from viewer.models import Instance, Series, Source, Study
@@ -273,11 +273,17 @@ def _qido(builder: Callable[[HttpRequest, dict[str, str], dict[str, str]], Any])
         if request.method != "GET":
             return HttpResponse(status=405, headers={"Allow": "GET"})
         try:
+            include = qido_fields.parse(request.GET)
             rows, patients = builder(request, _params(request), kwargs)
-        except BadQuery as exc:
+        except (BadQuery, qido_fields.BadInclude) as exc:
             return JsonResponse({"detail": str(exc)}, status=400)
+        level, objects = getattr(request, "qido_objects", ("", []))
+        warning = qido_fields.complete(rows, objects, level, include) if level else ""
         _audit_view(request, patients, object_type="qido", object_id=request.path)
-        return JsonResponse(rows, safe=False, content_type=DICOM_JSON)
+        response = JsonResponse(rows, safe=False, content_type=DICOM_JSON)
+        if warning:
+            response["Warning"] = f'299 pedslink "{warning}"'
+        return response
 
     return view
 
@@ -290,21 +296,14 @@ def _audit_view(request: HttpRequest, patients: Iterable[Any], **kwargs: str) ->
         audit_record(request=request, action=Action.VIEW, patient=patient, **kwargs)
 
 
-def _include(params: dict[str, str]) -> set[str]:
-    fields = set()
-    for value in [v for k, v in params.items() if k.lower() == "includefield"]:
-        fields.update(KEYWORDS.get(f.upper(), f) for f in re.split(r"[,\\]", value) if f)
-    return fields
-
-
 @_qido
 def qido_studies(
     request: HttpRequest, params: dict[str, str], kwargs: dict[str, str]
 ) -> tuple[list, list]:
     qs = studies_visible_to(request.user).filter(_study_filter(params)).select_related("patient")
     studies = list(_page(request, qs.order_by("-study_date", "-id")))
-    extra = _include(params)
-    return [_study_json(request, s, extra) for s in studies], [s.patient for s in studies]
+    request.qido_objects = ("study", studies)  # type: ignore[attr-defined]
+    return [_study_json(request, s) for s in studies], [s.patient for s in studies]
 
 
 @_qido
@@ -322,6 +321,7 @@ def qido_series(
     if value := params.get("SeriesNumber"):
         qs = qs.filter(series_number=_number(value))
     series = list(_page(request, qs.order_by("study_id", "series_number", "id")))
+    request.qido_objects = ("series", series)  # type: ignore[attr-defined]
     return [_series_json(request, s) for s in series], [s.study.patient for s in series]
 
 
@@ -344,6 +344,7 @@ def qido_instances(
     if value := params.get("Modality"):
         qs = qs.filter(series__modality__in=re.split(r"[\\,]", value))
     instances = list(_page(request, qs.order_by("series_id", "instance_number", "id")))
+    request.qido_objects = ("instance", instances)  # type: ignore[attr-defined]
     return [_instance_json(request, i) for i in instances], [
         i.series.study.patient for i in instances
     ]
@@ -364,7 +365,7 @@ def _pn(value: str) -> dict[str, Any]:
     return {"vr": "PN", "Value": [person_name_groups(value)]} if value else {"vr": "PN"}
 
 
-def _study_json(request: HttpRequest, study: Study, extra: set[str]) -> dict[str, Any]:
+def _study_json(request: HttpRequest, study: Study) -> dict[str, Any]:
     out = {
         "00080020": _text(study.study_date.strftime("%Y%m%d") if study.study_date else "", "DA"),
         "00080030": _text(study.study_time.strftime("%H%M%S") if study.study_time else "", "TM"),
@@ -380,10 +381,6 @@ def _study_json(request: HttpRequest, study: Study, extra: set[str]) -> dict[str
             request.build_absolute_uri(f"/dicomweb/studies/{study.study_instance_uid}"), "UR"
         ),
     }
-    if "InstitutionName" in extra or "all" in extra:
-        out["00080080"] = _text(study.institution_name)
-    if ("PatientBirthDate" in extra or "all" in extra) and study.patient is not None:
-        out["00100030"] = _text(study.patient.birth_date.strftime("%Y%m%d"), "DA")
     return out
 
 
