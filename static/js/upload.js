@@ -2,6 +2,7 @@
 // four at a time, each with its own progress bar; files the server already holds
 // (by SHA-256 of the stored bytes) are skipped so an interrupted upload resumes.
 import { PhotoEditor } from "./photo-editor.js";
+import { Sha256 } from "./sha256.js";
 
 const gettext = window.gettext || ((s) => s);
 const PARALLEL = 4;
@@ -13,18 +14,31 @@ const counts = { accepted: 0, already_stored: 0, rejected: 0 };
 const queue = [];
 let active = 0;
 
-function sha256Available() {
-  return window.crypto && window.crypto.subtle && window.isSecureContext;
+const HASH_CHUNK = 4 * 1024 * 1024;
+
+function subtleAvailable() {
+  return Boolean(window.crypto && window.crypto.subtle && window.isSecureContext);
 }
 
 // The stored copy has its 128-byte preamble zeroed: hash what the server will hold.
-async function storedHash(file) {
-  const buffer = await file.arrayBuffer();
-  const bytes = new Uint8Array(buffer);
-  const dicm = bytes.length > 132 && String.fromCharCode(...bytes.slice(128, 132)) === "DICM";
-  if (dicm) bytes.fill(0, 0, 128);
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+// Over https (or localhost) the browser's crypto.subtle does it; over plain http on a
+// hospital intranet it does not exist, and sha256.js hashes the file chunk by chunk.
+async function storedHash(file, { useSubtle = subtleAvailable() } = {}) {
+  const head = new Uint8Array(await file.slice(0, 132).arrayBuffer());
+  const dicm = head.length === 132 && String.fromCharCode(...head.slice(128, 132)) === "DICM";
+  if (useSubtle) {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    if (dicm) bytes.fill(0, 0, 128);
+    const digest = await crypto.subtle.digest("SHA-256", bytes);
+    return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  }
+  const hash = new Sha256();
+  for (let at = 0; at < file.size; at += HASH_CHUNK) {
+    const bytes = new Uint8Array(await file.slice(at, at + HASH_CHUNK).arrayBuffer());
+    if (at === 0 && dicm) bytes.fill(0, 0, 128);
+    hash.update(bytes);
+  }
+  return hash.hex();
 }
 
 function addRow(item) {
@@ -213,14 +227,15 @@ async function enqueueDicom(files) {
     record(item, [{ name: item.name, status: "rejected", reason: gettext("The file is larger than the size limit.") }]);
   }
   overall();
-  if (sha256Available()) {
-    const hashable = items.filter((i) => !i.done && !/\.zip$/i.test(i.name) && i.file.size < 256 * 1024 * 1024);
-    hashable.forEach((i) => { i.checking = true; });
-    try {
-      await skipHeld(hashable);
-    } finally {
-      hashable.forEach((i) => { i.checking = false; });
-    }
+  const hashable = items.filter((i) => !i.done && !/\.zip$/i.test(i.name) && i.file.size < 256 * 1024 * 1024);
+  hashable.forEach((i) => { i.checking = true; });
+  try {
+    await skipHeld(hashable);
+  } catch (error) {
+    // The pre-check only saves time: if it fails, the files are sent (duplicates are harmless).
+    console.warn("pre-check failed", error);
+  } finally {
+    hashable.forEach((i) => { i.checking = false; });
   }
   pump();
 }
