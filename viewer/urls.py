@@ -18,6 +18,7 @@ imaging_urlpatterns = [
     path("imaging/unmatched/", views.unmatched_list, name="unmatched"),
     path("imaging/unmatched/<int:pk>/assign/", views.unmatched_assign, name="unmatched-assign"),
     path("imaging/conflicts/", views.conflict_list, name="conflicts"),
+    path("imaging/conflicts/count.json", views.conflict_count, name="conflict-count"),
     path("imaging/conflicts/<int:pk>/", views.conflict_detail, name="conflict"),
     path("imaging/conflicts/<int:pk>/file/", views.conflict_file, name="conflict-file"),
     path("imaging/nodes/", views.node_list, name="nodes"),

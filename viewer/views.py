@@ -34,6 +34,7 @@ from viewer.models import DicomNode, IngestConflict, IntegrationToken, Source
 from viewer.selectors import (
     conflicts_visible_to,
     instances_visible_to,
+    open_conflicts_for,
     studies_for_patient,
     unmatched_studies_for,
 )
@@ -253,6 +254,14 @@ def conflict_list(request: HttpRequest) -> HttpResponse:
     conflicts = list(qs.order_by("-resolved_at" if resolved else "-received_at")[:200])
     _audit_children(request, conflicts)
     return render(request, "viewer/conflicts.html", {"conflicts": conflicts, "resolved": resolved})
+
+
+@login_required
+def conflict_count(request: HttpRequest) -> JsonResponse:
+    """Open conflicts the user may resolve: the navigation badge fetches it after the page
+    loaded (and on each live refresh), so pages pay no query for it."""
+    count = open_conflicts_for(request.user).count()
+    return JsonResponse({"open": count or ""})
 
 
 def _conflict_for(request: HttpRequest, pk: int) -> IngestConflict:

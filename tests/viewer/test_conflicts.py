@@ -8,7 +8,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
-from consult.models import AuditEvent
+from consult.models import AuditEvent, PatientIdentifier
 from tests.factories import UserFactory
 from tests.viewer.dicom_builders import make_dataset, to_bytes
 from viewer.models import IngestConflict, Instance, RenderInfo
@@ -49,11 +49,17 @@ def test_the_sending_hospitals_doctor_sees_the_open_conflict_listed(
     assert view.patient == child and view.user == county_doctor
 
 
-def test_the_nav_shows_how_many_conflicts_wait(login, county_doctor, conflict):
-    page = login(county_doctor).get(reverse("viewer:unmatched")).content.decode()
-    assert 'id="nav-conflicts"' in page
-    assert '<span class="badge" title=' in page and ">1</span>" in page
-    assert reverse("viewer:conflicts") in page
+def test_the_nav_links_the_conflicts_with_a_count_of_open_ones(
+    login, county_doctor, outsider, conflict
+):
+    client = login(county_doctor)
+    page = client.get(reverse("viewer:unmatched")).content.decode()
+    assert 'id="nav-conflicts"' in page and reverse("viewer:conflicts") in page
+    assert f'data-live-url="{reverse("viewer:conflict-count")}"' in page
+    assert client.get(reverse("viewer:conflict-count")).json() == {"open": 1}
+    client.post(reverse("viewer:conflict", args=[conflict.pk]), {"action": "keep", "reason": "x"})
+    assert client.get(reverse("viewer:conflict-count")).json() == {"open": ""}
+    assert login(outsider).get(reverse("viewer:conflict-count")).json() == {"open": ""}
 
 
 def test_another_hospitals_doctor_sees_no_conflict_and_gets_404_on_it(login, outsider, conflict):
@@ -200,7 +206,7 @@ def test_a_new_version_naming_another_series_cannot_replace(
         reverse("viewer:conflict", args=[row.pk]), {"action": "replace", "reason": "try"}
     )
     assert response.status_code == 400
-    assert "another study or series" in response.content.decode()
+    assert "新版本所属的检查或序列与已存储版本不同" in response.content.decode()
     assert IngestConflict.objects.get().resolution == ""
 
 
@@ -212,3 +218,22 @@ def test_a_sending_hospital_that_cannot_see_the_stored_study_is_shown_nothing(
     colleague = UserFactory(username="town2", hospital=township_hospital)
     # Without access to the stored study, nothing is shown.
     assert login(colleague).get(reverse("viewer:conflict", args=[conflict.pk])).status_code == 404
+
+
+def test_a_hospital_that_does_not_own_the_study_may_discard_but_not_replace(
+    login, township_doctor, township_hospital, conflict, child
+):
+    # The child is also registered at the township hospital, which re-sent the image.
+    PatientIdentifier.objects.create(patient=child, hospital=township_hospital, mrn="T-9")
+    IngestConflict.objects.filter(pk=conflict.pk).update(sending_hospital=township_hospital)
+    client = login(township_doctor)
+    page = client.get(reverse("viewer:conflict", args=[conflict.pk])).content.decode()
+    assert 'value="replace"' not in page
+    assert "只有发送该检查的医院可以替换其图像" in page
+    refused = client.post(
+        reverse("viewer:conflict", args=[conflict.pk]), {"action": "replace", "reason": "mine"}
+    )
+    assert refused.status_code == 400
+    assert IngestConflict.objects.get().resolution == ""
+    client.post(reverse("viewer:conflict", args=[conflict.pk]), {"action": "keep", "reason": "ok"})
+    assert IngestConflict.objects.get().resolution == "kept"
