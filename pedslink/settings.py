@@ -298,6 +298,9 @@ IMAGING_ORPHAN_GRACE_HOURS = float(env("IMAGING_ORPHAN_GRACE_HOURS", "24"))
 # QIDO-RS includefield of attributes the index lacks reads stored headers for at most
 # this many results of one search.
 QIDO_MAX_HEADER_READS = env_int("QIDO_MAX_HEADER_READS", 100)
+# A WADO-RS transcode (to explicit VR little endian) decodes the whole instance in memory;
+# bigger instances are only sent as stored (their frames still decode one by one).
+WADO_MAX_TRANSCODE_BYTES = env_int("WADO_MAX_TRANSCODE_BYTES", 512 * 1024**2)
 # Uploads larger than this go to a temporary file rather than memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = env_int("FILE_UPLOAD_MAX_MEMORY_SIZE", 1024**2)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024**2)

@@ -480,7 +480,10 @@ def wado(request: HttpRequest, study: str, series: str = "", instance: str = "")
         return _not_acceptable(exc)
     instances = _instances_for(request, study, series, instance)
     try:
-        plan = [(i, transcode.choose(i.transfer_syntax_uid, accepted)) for i in instances]
+        plan = [
+            (i, transcode.choose(i.transfer_syntax_uid, accepted, small_enough=_transcodable(i)))
+            for i in instances
+        ]
     except transcode.NotAcceptable as exc:
         return _not_acceptable(exc)
     boundary = multipart.new_boundary()
@@ -493,6 +496,14 @@ def wado(request: HttpRequest, study: str, series: str = "", instance: str = "")
         content_type=f'multipart/related; type="application/dicom"; boundary={boundary}',
     )
     return response
+
+
+def _transcodable(instance: Instance) -> bool:
+    cap = getattr(settings, "WADO_MAX_TRANSCODE_BYTES", 512 * 1024**2)
+    size = transcode.decoded_size(
+        instance.rows, instance.columns, instance.number_of_frames, instance.size
+    )
+    return size <= cap
 
 
 def _instance_bytes(instance: Instance, syntax: str) -> Iterable[bytes]:

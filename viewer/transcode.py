@@ -97,18 +97,30 @@ def can_decode(stored: str) -> bool:
         return False
 
 
-def choose(stored: str, accepted: list[str | None]) -> str:
-    """The first accepted syntax we can produce from `stored`."""
+def choose(stored: str, accepted: list[str | None], *, small_enough: bool = True) -> str:
+    """The first accepted syntax we can produce from `stored`. A transcode holds the whole
+    decoded instance in memory: `small_enough` says whether this one is within the cap."""
     for want in accepted:
         if want in (STORED, ANY) or want == stored:
             return stored
-        if want in NATIVE and can_decode(stored):
+        if want in NATIVE and can_decode(stored) and small_enough:
             return want
     wanted = ", ".join(w for w in accepted if w) or "?"
+    if not small_enough:
+        raise NotAcceptable(
+            f"The instance is stored as {stored} and too large to transcode here; "
+            "ask for transfer-syntax=* (as stored) or for its frames one by one."
+        )
     raise NotAcceptable(
         f"The instance is stored as {stored}; it can be sent as stored or as "
         f"{ExplicitVRLittleEndian} / {ImplicitVRLittleEndian}, not as {wanted}."
     )
+
+
+def decoded_size(rows: int | None, columns: int | None, frames: int, stored_size: int) -> int:
+    """Upper estimate of a transcode's memory: the file plus decoded pixels at up to
+    4 bytes per pixel (16-bit grey is 2, 8-bit RGB 3)."""
+    return stored_size + (rows or 0) * (columns or 0) * max(frames, 1) * 4
 
 
 def transcode(fp: IO[bytes], target: str) -> bytes:

@@ -129,6 +129,20 @@ def test_a_syntax_we_cannot_produce_is_406_with_a_reason(server):
     assert bad.status_code == 406
 
 
+def test_an_instance_too_large_to_transcode_is_406_but_served_as_stored(server, settings):
+    web, datasets, _base, _auth = server
+    settings.WADO_MAX_TRANSCODE_BYTES = 1000
+    ds = datasets["JPEG2000.dcm"]
+    with pytest.raises(HTTPError) as error:
+        web.retrieve_instance(
+            *uids(ds), media_types=(("application/dicom", ExplicitVRLittleEndian),)
+        )
+    assert error.value.response.status_code == 406
+    assert "too large" in error.value.response.json()["detail"]
+    got = web.retrieve_instance(*uids(ds), media_types=(("application/dicom", "*"),))
+    assert got.file_meta.TransferSyntaxUID == J2K
+
+
 def test_a_study_retrieve_takes_each_instances_first_producible_syntax(server):
     _web, datasets, base, auth = server
     jpeg = datasets["SC_rgb_jpeg_dcmtk.dcm"]
