@@ -9,6 +9,7 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from consult.models import AuditEvent, PatientIdentifier
+from tests.browser import browser_login
 from tests.factories import UserFactory
 from tests.viewer.dicom_builders import make_dataset, to_bytes
 from viewer.models import IngestConflict, Instance, RenderInfo
@@ -237,3 +238,21 @@ def test_a_hospital_that_does_not_own_the_study_may_discard_but_not_replace(
     assert IngestConflict.objects.get().resolution == ""
     client.post(reverse("viewer:conflict", args=[conflict.pk]), {"action": "keep", "reason": "ok"})
     assert IngestConflict.objects.get().resolution == "kept"
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_badge_shows_the_open_count_in_the_browser(
+    page, live_server, county_doctor, password, conflict
+):
+    browser_login(page, live_server, county_doctor, password)
+    page.goto(f"{live_server.url}/imaging/unmatched/")
+    page.wait_for_function("document.getElementById('conflict-count').textContent === '1'")
+    page.click("#nav-conflicts")
+    page.click(f"[data-conflict='{conflict.pk}'] a")
+    page.fill("textarea[name=reason]", "re-sent by mistake")
+    page.check("input[value=keep]")
+    page.click("#resolve button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/imaging/conflicts/")
+    assert page.locator("#conflicts tbody").inner_text().count(conflict.sop_instance_uid) == 0
+    assert page.locator("#conflict-count").is_hidden()
