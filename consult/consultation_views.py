@@ -686,6 +686,7 @@ def action_report_save(request: HttpRequest, pk: int) -> HttpResponse:
             consultation=c,
             user=request.user,
             edit_version=edit_version,
+            announce=not request.POST.get("sign"),
             **_report_fields(request.POST),
         )
         if request.POST.get("sign"):
