@@ -6,6 +6,14 @@ from django.utils.translation import gettext_lazy as _
 from consult.models import Consultation, Priority, SlaPolicy, Subspecialty
 
 
+def study_label(study) -> str:  # noqa: ANN001
+    """How a study is named among the choices (the form and the list after an upload)."""
+    return (
+        f"{study.study_date or ''} {study.modalities} {study.description} · "
+        f"{study.number_of_instances}"
+    )
+
+
 class ConsultationForm(forms.ModelForm):
     studies = forms.ModelMultipleChoiceField(
         queryset=None,
@@ -32,9 +40,7 @@ class ConsultationForm(forms.ModelForm):
     def __init__(self, *args, studies_qs=None, **kwargs) -> None:  # noqa: ANN001
         super().__init__(*args, **kwargs)
         self.fields["studies"].queryset = studies_qs
-        self.fields["studies"].label_from_instance = lambda s: (
-            f"{s.study_date or ''} {s.modalities} {s.description} · {s.number_of_instances}"
-        )
+        self.fields["studies"].label_from_instance = study_label
         self.fields["subspecialty"].choices = Subspecialty.choices
         self.fields["priority"].choices = Priority.choices
 

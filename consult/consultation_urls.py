@@ -5,6 +5,11 @@ from consult import consultation_views as v
 urlpatterns = [
     path("consultations/", v.consultation_list, name="consultation-list"),
     path("consultations/new/", v.consultation_new, name="consultation-new"),
+    path(
+        "consultations/studies/<int:patient_pk>/",
+        v.patient_studies_json,
+        name="consultation-patient-studies",
+    ),
     path("consultations/<int:pk>/", v.consultation_detail, name="consultation-detail"),
     path("consultations/<int:pk>/edit/", v.consultation_edit, name="consultation-edit"),
     path("consultations/<int:pk>/thread/", v.consultation_thread, name="consultation-thread"),

@@ -19,7 +19,12 @@ from django.views.decorators.http import require_POST
 
 from consult import sla
 from consult.audit import Action, audit_record
-from consult.consultation_forms import ConsultationForm, ReassignForm, SlaPolicyForm
+from consult.consultation_forms import (
+    ConsultationForm,
+    ReassignForm,
+    SlaPolicyForm,
+    study_label,
+)
 from consult.models import (
     OPEN_STATUSES,
     Attachment,
@@ -290,6 +295,27 @@ def _studies_of(request: HttpRequest, patient_id: int) -> Any:
 
 
 @role_required(Role.REFERRING_DOCTOR)
+def patient_studies_json(request: HttpRequest, patient_pk: int) -> JsonResponse:
+    """The child's studies as the consultation form offers them, read again after an upload
+    in the form so the new studies can be added to the choices without reloading the page."""
+    patient = get_patient_for(request, patient_pk)
+    return JsonResponse(
+        {
+            "studies": [
+                {"id": s.pk, "uid": s.study_instance_uid, "label": study_label(s)}
+                for s in _studies_of(request, patient.pk)
+            ]
+        }
+    )
+
+
+def _uploader_context(patient: Any) -> dict:
+    from django.conf import settings
+
+    return {"upload_patient": patient, "max_bytes": settings.IMAGING_MAX_FILE_BYTES}
+
+
+@role_required(Role.REFERRING_DOCTOR)
 def consultation_new(request: HttpRequest) -> HttpResponse:
     if not (request.GET.get("patient") or request.POST.get("patient")):
         return _child_picker(request)
@@ -315,7 +341,7 @@ def consultation_new(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "consult/consultations/form.html",
-        {"form": form, "patient": patient, "consultation": None},
+        {"form": form, "patient": patient, "consultation": None, **_uploader_context(patient)},
     )
 
 
@@ -376,6 +402,7 @@ def consultation_edit(request: HttpRequest, pk: int) -> HttpResponse:
             "patient": consultation.patient,
             "consultation": consultation,
             "missing": consultation_missing(consultation),
+            **_uploader_context(consultation.patient),
         },
     )
 
@@ -448,6 +475,7 @@ def consultation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "is_referring": user.role == Role.REFERRING_DOCTOR,
         "is_assignee": consultation.assigned_to_id == user.pk,
         **thread_context(consultation, user),
+        **_uploader_context(consultation.patient),
     }
     return render(request, "consult/consultations/detail.html", context)
 
@@ -586,6 +614,7 @@ def action_message(request: HttpRequest, pk: int) -> HttpResponse:
             user=request.user,
             body=request.POST.get("body", ""),
             files=request.FILES.getlist("attachments"),
+            study_ids=[i for i in request.POST.getlist("studies") if i.isdigit()],
         ),
     )
 
@@ -657,6 +686,7 @@ def action_report_save(request: HttpRequest, pk: int) -> HttpResponse:
             consultation=c,
             user=request.user,
             edit_version=edit_version,
+            announce=not request.POST.get("sign"),
             **_report_fields(request.POST),
         )
         if request.POST.get("sign"):

@@ -43,10 +43,15 @@ def report_save(
     edit_version: int,
     template: str = "",
     data: dict[str, str] | None = None,
+    announce: bool = True,
     **fields: Any,
 ) -> Report:
     """Save the draft report. `edit_version` is the version the editor loaded; if somebody
-    saved since, nothing is written and StaleReportError says so."""
+    saved since, nothing is written and StaleReportError says so.
+
+    `announce=False` when the same request signs right after: open pages of the case reload
+    on a "report" event, and one sent for this save would reload them before the signature
+    is committed, and the signing's own event would reach them while they reload (missed)."""
     draft = report_draft(consultation)
     if not _may_write(user, consultation, draft):
         raise ConsultationError(_("Only the specialist reading this case can write its report."))
@@ -90,7 +95,8 @@ def report_save(
                     )
                 )
             draft.refresh_from_db()
-        push_after_commit(object_group("consultation", consultation.pk), "report")
+        if announce:
+            push_after_commit(object_group("consultation", consultation.pk), "report")
     return draft
 
 

@@ -506,11 +506,19 @@ def thread_participants(consultation: Consultation) -> list[User]:
 
 
 def message_post(
-    *, consultation: Consultation, user: User, body: str, files: Iterable[UploadedFile] = ()
+    *,
+    consultation: Consultation,
+    user: User,
+    body: str,
+    files: Iterable[UploadedFile] = (),
+    study_ids: Iterable[int] = (),
 ) -> Message:
-    """Add to the thread. The referring side's message answers an open information request."""
+    """Add to the thread. The referring side's message answers an open information request,
+    and may bring new images: studies of the child (uploaded on the case page) that join the
+    consultation's studies, named in the message."""
     files = list(files)
-    if not body.strip() and not files:
+    studies = _studies_to_add(consultation, user, study_ids)
+    if not body.strip() and not files and not studies:
         raise ConsultationError(_("Write a message or attach a file."))
     if consultation.status in (Status.DRAFT, Status.CLOSED, Status.CANCELLED):
         raise ConsultationError(_("This case is not open; messages can no longer be added."))
@@ -519,6 +527,13 @@ def message_post(
     )
     with transaction.atomic(), alliance_language():
         kind = Message.Kind.ANSWER if answering else Message.Kind.MESSAGE
+        if studies:
+            consultation.studies.add(*studies)
+            from consult.consultation_forms import study_label
+
+            names = "; ".join(study_label(s).strip() for s in studies)
+            added = _("New images added to the case: %(studies)s") % {"studies": names}
+            body = f"{body.rstrip()}\n\n{added}" if body.strip() else added
         message = _message_create(consultation, user, body, kind, files)
         if answering:
             consultation_transition(
@@ -536,6 +551,22 @@ def message_post(
             consultation,
         )
     return message
+
+
+def _studies_to_add(consultation: Consultation, user: User, study_ids: Iterable[int]) -> list:
+    """The studies a message adds: the child's, not yet on the case, from the referring side."""
+    from viewer.models import Study
+
+    ids = {int(i) for i in study_ids}
+    if not ids:
+        return []
+    if not _is_referring_side(user, consultation):
+        raise ConsultationError(_("Only the referring hospital can add images to this case."))
+    studies = list(Study.objects.filter(pk__in=ids))
+    if len(studies) != len(ids) or any(s.patient_id != consultation.patient_id for s in studies):
+        raise ConsultationError(_("A chosen study belongs to another child."))
+    have = set(consultation.studies.values_list("pk", flat=True))
+    return [s for s in studies if s.pk not in have]
 
 
 def thread_mark_read(*, consultation: Consultation, user: User) -> int:

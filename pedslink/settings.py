@@ -205,6 +205,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# kombu's Redis transport with a fix for workers that stopped consuming after a Redis restart
+# (see pedslink/broker.py). Only for redis:// broker URLs.
+if CELERY_BROKER_URL.startswith("redis://"):
+    CELERY_BROKER_TRANSPORT = "pedslink.broker:Transport"
 CELERY_TIMEZONE = TIME_ZONE
 # The SLA ladder and the notification outbox are swept (never ETA tasks): see consult/sla_sweep.py.
 SLA_SWEEP_SECONDS = float(env("SLA_SWEEP_SECONDS", "60"))

@@ -190,6 +190,8 @@ async function work(batch) {
         item.bar.value = 1;
         record(item, parts[index]);
       });
+      // Pages that embed the uploader (the consultation form) follow the verdicts.
+      root.dispatchEvent(new CustomEvent("upload:results", { detail: answer.body.results }));
       break;
     }
     if (!answer.retry || attempt === RETRIES) {
@@ -266,6 +268,7 @@ function showSummary() {
   const summary = document.getElementById("summary");
   for (const [key, n] of Object.entries(counts)) summary.querySelector(`[data-count=${key}]`).textContent = n;
   summary.hidden = false;
+  root.dispatchEvent(new CustomEvent("upload:finished", { detail: { ...counts } }));
 }
 
 // Folders dropped onto the page arrive as directory entries: walk them.
@@ -302,7 +305,8 @@ function setupDrop(zone, onFiles) {
 }
 
 const batch = crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(16).slice(2)}`;
-const editor = new PhotoEditor(root.querySelector(".photo-editor"));
+// The photo part is optional: the consultation form embeds the DICOM part only.
+const editor = root.querySelector(".photo-editor") && new PhotoEditor(root.querySelector(".photo-editor"));
 const photos = [];
 
 function enqueuePhoto(file, blob) {
@@ -325,12 +329,12 @@ async function nextPhoto() {
   await editor.open(file);
 }
 
-root.querySelector("[data-action=photo-send]").addEventListener("click", async () => {
+root.querySelector("[data-action=photo-send]")?.addEventListener("click", async () => {
   const blob = await editor.toBlob();
   enqueuePhoto(editor.file, blob);
   nextPhoto();
 });
-root.querySelector("[data-action=photo-skip]").addEventListener("click", () => nextPhoto());
+root.querySelector("[data-action=photo-skip]")?.addEventListener("click", () => nextPhoto());
 
 function onPhotos(files) {
   const idle = photos.length === 0 && editor.hidden;
@@ -339,11 +343,11 @@ function onPhotos(files) {
 }
 
 setupDrop(root.querySelector("[data-drop=dicom]"), enqueueDicom);
-setupDrop(root.querySelector("[data-drop=photo]"), onPhotos);
+if (editor) setupDrop(root.querySelector("[data-drop=photo]"), onPhotos);
 for (const name of ["dicom-files", "dicom-folder"]) {
   root.querySelector(`input[name=${name}]`).addEventListener("change", (e) => { enqueueDicom([...e.target.files]); e.target.value = ""; });
 }
-root.querySelector("input[name=photo-files]").addEventListener("change", (e) => { onPhotos([...e.target.files]); e.target.value = ""; });
+root.querySelector("input[name=photo-files]")?.addEventListener("change", (e) => { onPhotos([...e.target.files]); e.target.value = ""; });
 document.getElementById("retry").addEventListener("click", () => {
   for (const item of queue.filter((i) => i.failed)) Object.assign(item, { failed: false, started: false, sent: 0 });
   pump();

@@ -16,9 +16,70 @@ def _denied(object_id):
     ).exists()
 
 
-def test_consultation_form_offers_the_childs_upload_page(login, county_doctor, child):
+def test_consultation_form_carries_the_childs_uploader(login, county_doctor, child):
     page = login(county_doctor).get(reverse("consultation-new"), {"patient": child.pk})
-    assert reverse("viewer:upload", args=[child.pk]) in page.content.decode()
+    text = page.content.decode()
+    assert 'id="uploader"' in text
+    assert reverse("viewer:upload-files", args=[child.pk]) in text
+    assert reverse("consultation-patient-studies", args=[child.pk]) in text
+
+
+def test_the_childs_studies_are_read_again_after_an_upload_and_audited(login, county_doctor, child):
+    study = StudyFactory(patient=child, description="CT ABDOMEN", modalities="CT")
+    StudyFactory()  # another child's
+    response = login(county_doctor).get(reverse("consultation-patient-studies", args=[child.pk]))
+    [row] = response.json()["studies"]
+    assert (row["id"], row["uid"]) == (study.pk, study.study_instance_uid)
+    assert "CT ABDOMEN" in row["label"]
+    assert AuditEvent.objects.filter(
+        action="view", object_type="patient", object_id=str(child.pk)
+    ).exists()
+
+
+def test_an_outsider_cannot_read_the_childs_studies(login, outsider, child):
+    response = login(outsider).get(reverse("consultation-patient-studies", args=[child.pk]))
+    assert response.status_code == 404
+    assert AuditEvent.objects.filter(
+        action="denied", object_type="patient", object_id=str(child.pk)
+    ).exists()
+
+
+def test_answer_with_new_images_adds_them_to_the_case(login, in_review, county_doctor):
+    from consult.workflow import consultation_request_info
+
+    consultation_request_info(consultation=in_review, user=in_review.assigned_to, question="CT?")
+    new = StudyFactory(patient=in_review.patient, description="复查CT", modalities="CT")
+    login(county_doctor).post(
+        reverse("consultation-message", args=[in_review.pk]),
+        {"body": "已上传复查CT", "studies": [str(new.pk)]},
+    )
+    in_review.refresh_from_db()
+    assert in_review.status == Status.IN_REVIEW
+    assert new in in_review.studies.all()
+    answer = in_review.messages.get(kind="answer")
+    assert answer.body.startswith("已上传复查CT") and "复查CT" in answer.body.splitlines()[-1]
+
+
+def test_images_of_another_child_are_refused_with_the_answer(login, in_review, county_doctor):
+    other = StudyFactory()
+    response = login(county_doctor).post(
+        reverse("consultation-message", args=[in_review.pk]),
+        {"body": "CT", "studies": [str(other.pk)]},
+        follow=True,
+    )
+    assert "belongs to another child" in response.content.decode()
+    assert other not in in_review.studies.all() and not in_review.messages.exists()
+
+
+def test_only_the_referring_side_adds_images(login, in_review):
+    extra = StudyFactory(patient=in_review.patient)
+    response = login(in_review.assigned_to).post(
+        reverse("consultation-message", args=[in_review.pk]),
+        {"body": "看这个", "studies": [str(extra.pk)]},
+        follow=True,
+    )
+    assert "Only the referring hospital can add images" in response.content.decode()
+    assert extra not in in_review.studies.all()
 
 
 def test_doctor_creates_a_draft_then_submits_it(login, county_doctor, child, on_call_specialist):

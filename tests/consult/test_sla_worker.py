@@ -157,13 +157,6 @@ def test_worker_killed_mid_run_loses_and_repeats_nothing(case, stack):
     _submit_and_check(case, stack, during=kill_then_restart)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="Sometimes (about 1 run in 3 on the loaded 2-core machine) the Celery 5.7/kombu "
-    "worker stops consuming after Redis is killed and restarted (AttributeError in kombu's "
-    "redis transport while acking on the dead connection); the steps then wait for a "
-    "worker restart. When it consumes, every step is still exactly once. Open problem.",
-)
 def test_redis_restart_loses_and_repeats_nothing(case, stack):
     stack.start(celery_worker("w1", stack.env, stack.tmp))
     stack.start(celery_beat("beat", stack.env, stack.tmp))

@@ -126,3 +126,42 @@ def test_nothing_is_pushed_for_a_rolled_back_change(in_review, county_doctor):
         await socket.disconnect()
 
     run(scenario)
+
+
+def test_saving_and_signing_at_once_sends_one_report_event_after_the_signature(
+    in_review, county_doctor, client, password
+):
+    """The doctor's open case page reloads on a "report" event: one sent for the draft save
+    before the signature commits made it reload too early and miss the signed report."""
+    from django.urls import reverse
+
+    from consult.models import Report
+
+    async def scenario():
+        socket = await sync_to_async(_socket)(f"/ws/consultations/{in_review.pk}/", county_doctor)
+        connected, _ = await socket.connect()
+        assert connected
+
+        def save_and_sign():
+            client.force_login(in_review.assigned_to)
+            client.post(
+                reverse("consultation-report", args=[in_review.pk]),
+                {
+                    "template": "gi",
+                    "findings": "同心圆征",
+                    "impression": "肠套叠",
+                    "edit_version": "0",
+                    "sign": "1",
+                    "password": password,
+                },
+            )
+
+        await sync_to_async(save_and_sign)()
+        kinds = []
+        while not await socket.receive_nothing(timeout=1):
+            kinds.append((await socket.receive_json_from())["kind"])
+        assert kinds.count("report") == 1
+        assert await sync_to_async(lambda: in_review.reports.get().status)() == Report.Status.SIGNED
+        await socket.disconnect()
+
+    run(scenario)
