@@ -1,5 +1,5 @@
-"""ASGI entry point: HTTP through Django (cached images through viewer.fastpath first),
-websockets through Channels."""
+"""ASGI entry point: HTTP through Django (static files and cached images are answered in
+front of it: pedslink/static.py, viewer/fastpath.py), websockets through Channels."""
 
 import os
 
@@ -13,11 +13,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from pedslink.routing import websocket_urlpatterns  # noqa: E402
+from pedslink.static import StaticFiles  # noqa: E402
 from viewer.fastpath import CachedImages  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": CachedImages(django_asgi_app),
+        "http": StaticFiles(CachedImages(django_asgi_app)),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

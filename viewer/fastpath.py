@@ -85,6 +85,7 @@ def enabled() -> bool:
         and isinstance(cache["LOCATION"], str)
         and "," not in cache["LOCATION"]
         and settings.STORAGES["default"]["BACKEND"] == "django.core.files.storage.FileSystemStorage"
+        and not settings.DISALLOWED_USER_AGENTS  # CommonMiddleware's check, not repeated here
     )
 
 
@@ -102,7 +103,7 @@ class CachedImages:
             route = match(scope["path"])
             if route is not None and not scope.get("query_string") and self._is_on():
                 started = time.perf_counter()
-                headers = _headers(scope)
+                headers = request_headers(scope)
                 try:
                     answer = await self._answer(scope, route, headers)
                 except Exception:  # noqa: BLE001 - Django answers whatever went wrong here
@@ -121,7 +122,7 @@ class CachedImages:
     async def _answer(
         self, scope: Scope, route: Route, headers: dict[str, str]
     ) -> tuple[bytes, list] | None:
-        if not _host_allowed(headers.get("host", "")) or _needs_redirect(scope, headers):
+        if not _host_allowed(headers.get("host", "")) or needs_redirect(scope, headers):
             return None
         backend = await self._get_backend()
         return await backend.answer(route, headers)
@@ -134,7 +135,7 @@ class CachedImages:
         return self._backend
 
 
-def _headers(scope: Scope) -> dict[str, str]:
+def request_headers(scope: Scope) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in scope["headers"]:
         key = name.decode("latin-1").lower()
@@ -152,7 +153,7 @@ def _host_allowed(host: str) -> bool:
     return bool(domain) and validate_host(domain, allowed)
 
 
-def _is_secure(scope: Scope, headers: dict[str, str]) -> bool:
+def is_secure(scope: Scope, headers: dict[str, str]) -> bool:
     if scope.get("scheme") == "https":
         return True
     proxy = settings.SECURE_PROXY_SSL_HEADER
@@ -163,8 +164,8 @@ def _is_secure(scope: Scope, headers: dict[str, str]) -> bool:
     return False
 
 
-def _needs_redirect(scope: Scope, headers: dict[str, str]) -> bool:
-    return settings.SECURE_SSL_REDIRECT and not _is_secure(scope, headers)
+def needs_redirect(scope: Scope, headers: dict[str, str]) -> bool:
+    return settings.SECURE_SSL_REDIRECT and not is_secure(scope, headers)
 
 
 class _Backend:
@@ -199,10 +200,14 @@ class _Backend:
             min_size=1,
             max_size=int(getattr(settings, "VIEWER_FAST_PATH_DB_CONNECTIONS", 4)),
             kwargs={"autocommit": True},
+            timeout=5,  # then Django answers (and meets the same trouble)
             open=False,
         )
         await pool.open()
-        return cls(pool, Redis.from_url(settings.CACHES["default"]["LOCATION"]))
+        redis = Redis.from_url(
+            settings.CACHES["default"]["LOCATION"], socket_timeout=2, socket_connect_timeout=2
+        )
+        return cls(pool, redis)
 
     async def answer(self, route: Route, headers: dict[str, str]) -> tuple[bytes, list] | None:
         from viewer import render_cache
@@ -382,9 +387,8 @@ def _image_headers(media_type: str, vary_encoding: bool = False) -> list[tuple[s
     ]
 
 
-def _security_headers(scope: Scope, headers: dict[str, str]) -> list[tuple[str, str]]:
-    """What Django's SecurityMiddleware, XFrameOptionsMiddleware and our RequestIdMiddleware
-    add to every response."""
+def security_headers(scope: Scope, headers: dict[str, str]) -> list[tuple[str, str]]:
+    """What Django's SecurityMiddleware adds to every response."""
     out = []
     if settings.SECURE_CONTENT_TYPE_NOSNIFF:
         out.append(("X-Content-Type-Options", "nosniff"))
@@ -393,18 +397,25 @@ def _security_headers(scope: Scope, headers: dict[str, str]) -> list[tuple[str, 
     coop = getattr(settings, "SECURE_CROSS_ORIGIN_OPENER_POLICY", "same-origin")
     if coop:
         out.append(("Cross-Origin-Opener-Policy", coop))
-    if settings.SECURE_HSTS_SECONDS and _is_secure(scope, headers):
+    if settings.SECURE_HSTS_SECONDS and is_secure(scope, headers):
         hsts = f"max-age={settings.SECURE_HSTS_SECONDS}"
         if settings.SECURE_HSTS_INCLUDE_SUBDOMAINS:
             hsts += "; includeSubDomains"
         if settings.SECURE_HSTS_PRELOAD:
             hsts += "; preload"
         out.append(("Strict-Transport-Security", hsts))
-    out.append(("X-Frame-Options", getattr(settings, "X_FRAME_OPTIONS", "DENY")))
+    return out
+
+
+def _middleware_headers(scope: Scope, headers: dict[str, str]) -> list[tuple[str, str]]:
+    """SecurityMiddleware's, XFrameOptionsMiddleware's and our RequestIdMiddleware's."""
     from consult.middleware import request_id
 
-    out.append(("X-Request-ID", request_id(headers.get("x-request-id", ""))))
-    return out
+    return [
+        *security_headers(scope, headers),
+        ("X-Frame-Options", getattr(settings, "X_FRAME_OPTIONS", "DENY")),
+        ("X-Request-ID", request_id(headers.get("x-request-id", ""))),
+    ]
 
 
 async def _send(
@@ -419,7 +430,7 @@ async def _send(
     all_headers = [
         *headers,
         ("Content-Length", str(len(body))),
-        *_security_headers(scope, request_headers),
+        *_middleware_headers(scope, request_headers),
         ("Server-Timing", f'fastpath;dur={spent:.2f};desc="cached image"'),
     ]
     await send(

@@ -235,4 +235,7 @@ def build_for_instances(instance_ids: list[int]) -> None:
     for instance in instances:
         build_for_instance(instance)
     for series in {instance.series for instance in instances}:
-        thumbnail(representative(series))
+        middle = representative(series)
+        # JPEG for DICOMweb clients; WebP is what browsers' Accept makes the series strip ask.
+        for media_type in ("image/jpeg", "image/webp"):
+            thumbnail(middle, media_type)

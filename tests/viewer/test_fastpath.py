@@ -217,3 +217,18 @@ def test_a_new_audit_window_writes_a_new_view_row(server, county_doctor, ct_stud
     assert views_of(ct_study) == 2
     assert get(server, url, Cookie=cookie).fast
     assert views_of(ct_study) == 2
+
+
+def test_static_files_are_served_with_validators_and_security_headers(server):
+    from django.conf import settings
+
+    path = "/static/js/viewer/main.js"
+    response = get(server, path)
+    assert response.status == 200
+    assert response.body == (settings.BASE_DIR / "static/js/viewer/main.js").read_bytes()
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "same-origin"
+    again = get(server, path, If_None_Match=response.headers["etag"])
+    assert again.status == 304 and again.body == b""
+    assert get(server, "/static/js/viewer/no-such-file.js").status == 404

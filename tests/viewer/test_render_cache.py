@@ -29,6 +29,7 @@ def test_task_builds_default_frames_16bit_forms_and_thumbnail(ct_study):
         assert RenderInfo.objects.get(instance=instance).cached_at is not None
     middle = instances[len(instances) // 2]
     assert "f0v128x128q80.jpeg" in cached_names(middle)  # the series thumbnail
+    assert "f0v128x128q80.webp" in cached_names(middle)  # as browsers' Accept asks for it
 
 
 def test_task_is_idempotent(ct_study):
@@ -69,7 +70,7 @@ def test_colour_gets_no_16bit_form(child):
     series = SeriesFactory(study=study)
     inst = store_dataset(rgb_photo(study.study_instance_uid, series.series_instance_uid), series)
     build_render_caches.apply(args=[[inst.pk]]).get()
-    assert cached_names(inst) == sorted(["f0q85.jpeg", "f0v128x128q80.jpeg"])
+    assert cached_names(inst) == sorted(["f0q85.jpeg", "f0v128x128q80.jpeg", "f0v128x128q80.webp"])
 
 
 def test_unreadable_file_is_recorded_not_retried_forever(child):
