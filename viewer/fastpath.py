@@ -122,7 +122,10 @@ class CachedImages:
     async def _answer(
         self, scope: Scope, route: Route, headers: dict[str, str]
     ) -> tuple[bytes, list] | None:
-        if not _host_allowed(headers.get("host", "")) or needs_redirect(scope, headers):
+        host = headers.get("host", "")
+        if settings.USE_X_FORWARDED_HOST and "x-forwarded-host" in headers:
+            host = headers["x-forwarded-host"]  # what request.get_host() checks then
+        if not _host_allowed(host) or needs_redirect(scope, headers):
             return None
         backend = await self._get_backend()
         return await backend.answer(route, headers)

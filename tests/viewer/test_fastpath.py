@@ -232,3 +232,12 @@ def test_static_files_are_served_with_validators_and_security_headers(server):
     again = get(server, path, If_None_Match=response.headers["etag"])
     assert again.status == 304 and again.body == b""
     assert get(server, "/static/js/viewer/no-such-file.js").status == 404
+
+
+def test_a_host_django_does_not_serve_is_refused_as_before(server, county_doctor, ct_study):
+    cookie = session_cookie(county_doctor)
+    url = frame_url(ct_study)
+    get(server, url, Cookie=cookie)
+    assert get(server, url, Cookie=cookie).fast
+    refused = get(server, url, Cookie=cookie, Host="pedslink.evil.example")
+    assert refused.status == 400 and not refused.fast
