@@ -14,7 +14,9 @@ export const CT_PRESETS = {
 // Server JPEGs come in batches (see loadBatch); 16-bit frames one per request, gzipped by
 // the server and inflated by the browser's network stack, so they need no decoding here.
 const PREFETCH_CONCURRENCY = 3;
-const LOCAL_CONCURRENCY = 6;
+// More than the browser's six connections per host, so that the next request is already
+// queued when one finishes (no JavaScript round trip between them).
+const LOCAL_CONCURRENCY = 12;
 const BATCH_SIZE = 16;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
