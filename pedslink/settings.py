@@ -235,6 +235,9 @@ CHANNEL_LAYERS = {
         "CONFIG": {"hosts": [REDIS_URL]},
     }
 }
+# Cached images answered in front of Django with the same checks (viewer/fastpath.py).
+VIEWER_FAST_PATH = env_bool("VIEWER_FAST_PATH", True)
+
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",

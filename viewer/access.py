@@ -25,12 +25,22 @@ def _denied(request: HttpRequest, object_type: str, object_id: str) -> Http404:
     return Http404()
 
 
+def may_see_key(user_id: Any, study_id: int) -> str:
+    """The cache key of a remembered "yes" (also read by viewer.fastpath)."""
+    return f"viewer:may-see:{user_id}:{study_id}"
+
+
+def study_view_key(user_id: Any, study_id: int) -> str:
+    """The cache key that says this window's study-view row is written (viewer.fastpath)."""
+    return f"viewer:study-view:{user_id}:{study_id}"
+
+
 def may_see_study(request: HttpRequest, study_id: int) -> bool:
     """The access selector's answer for one study. A yes is remembered in Redis for
     VIEWER_ACCESS_CACHE_SECONDS (default 60) so that scrolling a 300-slice series asks
     PostgreSQL once, not 300 times; a no is never remembered (each refusal is audited)."""
     user: Any = request.user
-    key = f"viewer:may-see:{user.pk}:{study_id}"
+    key = may_see_key(user.pk, study_id)
     if cache.get(key):
         return True
     allowed = studies_visible_to(user).filter(pk=study_id).exists()
@@ -82,7 +92,7 @@ def audit_study_view(request: HttpRequest, study: Study, *, always: bool = False
     """One view row per user and study per window (always one when `always`, the page)."""
     user: Any = request.user
     seconds = getattr(settings, "AUDIT_IMAGE_VIEW_SECONDS", 1800)
-    key = f"viewer:study-view:{user.pk}:{study.pk}"
+    key = study_view_key(user.pk, study.pk)
     if cache.add(key, 1, timeout=seconds) or always:
         patient = study.patient if study.patient_id else None
         audit_record(request=request, action=Action.VIEW, obj=study, patient=patient)

@@ -19,6 +19,7 @@ DICOMWEB = "/dicomweb/studies/{study}/series/{series}/instances/{instance}"
 MODALITY16 = (
     "/viewer/studies/{study}/series/{series}/instances/{instance}/frames/{frame}/modality.png"
 )
+MODALITY_U16 = MODALITY16.removesuffix(".png") + ".u16"
 
 
 def can_save_measurements(user: Any) -> bool:
@@ -89,6 +90,7 @@ def study_manifest(study: Study, user: Any) -> dict[str, Any]:
         "uid": study.study_instance_uid,
         "header": study_header(study),
         "modality16": MODALITY16.replace("{study}", study.study_instance_uid),
+        "modality_u16": MODALITY_U16.replace("{study}", study.study_instance_uid),
         "series": [
             {
                 "uid": s.series_instance_uid,

@@ -40,7 +40,26 @@ class Result:
 
 
 def cache_key(instance: Instance, name: str) -> str:
-    return f"{PREFIX}/{instance.pk}-{instance.sha256[:12]}/{name}"
+    return key_for(instance.pk, instance.sha256, name)
+
+
+def key_for(instance_id: int, sha256: str, name: str) -> str:
+    return f"{PREFIX}/{instance_id}-{sha256[:12]}/{name}"
+
+
+def modality16_headers(meta: dict) -> dict[str, str]:
+    """How to read a 16-bit form: value = (stored - offset) * slope + intercept."""
+    if not meta:
+        return {}
+    headers = {
+        "X-Pixel-Offset": str(meta["offset"]),
+        "X-Rescale-Slope": repr(float(meta["slope"])),
+        "X-Rescale-Intercept": repr(float(meta["intercept"])),
+    }
+    if "rows" in meta:
+        headers["X-Rows"] = str(meta["rows"])
+        headers["X-Columns"] = str(meta["columns"])
+    return headers
 
 
 def _read(key: str) -> bytes | None:
@@ -88,21 +107,45 @@ def rendered(instance: Instance, options: RenderOptions) -> Result:
     return Result(data, options.media_type)
 
 
-def modality16(instance: Instance, frame: int) -> tuple[Result, dict]:
-    """The 16-bit form of a frame and how to read it (offset, slope, intercept)."""
-    key = cache_key(instance, f"f{frame}.m16.png")
-    meta_key = cache_key(instance, f"f{frame}.m16.json")
+# The two lossless 16-bit forms: the PNG (`modality.png`, for any client) and the raw gzipped
+# values the viewer windows (`modality.u16`); each beside a JSON of how to read it.
+FORMS = {
+    "png": ("m16.png", "image/png", render.render_modality_png16),
+    "u16": ("u16.gz", "application/octet-stream", render.render_modality_u16),
+}
+
+
+def form_keys(instance_id: int, sha256: str, frame: int, form: str) -> tuple[str, str]:
+    """The data and meta keys of a frame's 16-bit form (also read by viewer.fastpath)."""
+    suffix = FORMS[form][0]
+    stem = suffix.split(".")[0]
+    return (
+        key_for(instance_id, sha256, f"f{frame}.{suffix}"),
+        key_for(instance_id, sha256, f"f{frame}.{stem}.json"),
+    )
+
+
+def modality16(instance: Instance, frame: int, form: str = "png") -> tuple[Result, dict]:
+    """A 16-bit form of a frame and how to read it (offset, slope, intercept; rows and
+    columns for u16), from the cache or made now and cached."""
+    _suffix, media_type, make = FORMS[form]
+    key, meta_key = form_keys(instance.pk, instance.sha256, frame, form)
     data, meta = _read(key), _read(meta_key)
     if data is not None and meta is not None:
-        return Result(data, "image/png", from_cache=True), json.loads(meta)
+        return Result(data, media_type, from_cache=True), json.loads(meta)
     try:
-        form = render.render_modality_png16(load_dataset(instance), frame)
+        made = make(load_dataset(instance), frame)
     except RenderError as exc:
         return Result(render.placeholder_image(exc.reason), "image/png", problem=exc.reason), {}
-    meta_dict = {"offset": form.offset, "slope": form.slope, "intercept": form.intercept}
-    _write(key, form.data)
-    _write(meta_key, json.dumps(meta_dict).encode())
-    return Result(form.data, "image/png"), meta_dict
+    meta_dict = _store_form(key, meta_key, made)
+    return Result(made.data, media_type), meta_dict
+
+
+def _store_form(key: str, meta_key: str, made: render.Modality16) -> dict:
+    meta = {"offset": made.offset, "slope": made.slope, "intercept": made.intercept, **made.meta}
+    _write(key, made.data)
+    _write(meta_key, json.dumps(meta).encode())
+    return meta
 
 
 def representative(series: Series) -> Instance | None:
@@ -155,8 +198,9 @@ def render_infos(instances: Iterable[Instance]) -> dict[int, RenderInfo]:
 
 
 def build_for_instance(instance: Instance) -> int:
-    """Fill the cache for one instance: every frame at the default window (JPEG) and its
-    16-bit form where it has one. Returns the number of frames rendered. Idempotent."""
+    """Fill the cache for one instance: every frame at the default window (JPEG) and the
+    16-bit form the viewer windows (u16) where it has one. Returns the number of frames
+    rendered. Idempotent."""
     try:
         ds = load_dataset(instance)
     except RenderError as exc:
@@ -172,16 +216,13 @@ def build_for_instance(instance: Instance) -> int:
                 _write(key, render.render_frame(ds, options))
             except RenderError:
                 continue  # the reason is given when the frame is asked for
-        if info.get("local_window") and not default_storage.exists(
-            cache_key(instance, f"f{frame}.m16.png")
-        ):
-            try:
-                form = render.render_modality_png16(ds, frame)
-            except RenderError:
-                continue
-            meta = {"offset": form.offset, "slope": form.slope, "intercept": form.intercept}
-            _write(cache_key(instance, f"f{frame}.m16.png"), form.data)
-            _write(cache_key(instance, f"f{frame}.m16.json"), json.dumps(meta).encode())
+        if info.get("local_window"):
+            key, meta_key = form_keys(instance.pk, instance.sha256, frame, "u16")
+            if not default_storage.exists(key):
+                try:
+                    _store_form(key, meta_key, render.render_modality_u16(ds, frame))
+                except RenderError:
+                    continue
         done += 1
     RenderInfo.objects.filter(instance=instance).update(cached_at=now())
     return done
@@ -194,4 +235,7 @@ def build_for_instances(instance_ids: list[int]) -> None:
     for instance in instances:
         build_for_instance(instance)
     for series in {instance.series for instance in instances}:
-        thumbnail(representative(series))
+        middle = representative(series)
+        # JPEG for DICOMweb clients; WebP is what browsers' Accept makes the series strip ask.
+        for media_type in ("image/jpeg", "image/webp"):
+            thumbnail(middle, media_type)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
 from viewer import render_cache
@@ -45,7 +47,7 @@ def first_frame_urls(manifest: dict) -> dict[str, str]:
     urls = {"server": f"{first['base']}/frames/1/rendered"}
     if first["info"].get("local_window"):
         urls["local"] = (
-            manifest["modality16"]
+            manifest["modality_u16"]
             .replace("{series}", series["uid"])
             .replace("{instance}", first["uid"])
             .replace("{frame}", "1")
@@ -71,18 +73,40 @@ def frame_modality16(
 ) -> HttpResponse:
     """A frame's stored values as a 16-bit greyscale PNG; X-Pixel-Offset, X-Rescale-Slope and
     X-Rescale-Intercept say how to turn them into modality values."""
+    return _modality_response(request, study, series, instance, frame, "png")
+
+
+@require_GET
+@login_required
+def frame_modality_u16(
+    request: HttpRequest, study: str, series: str, instance: str, frame: str
+) -> HttpResponse:
+    """What the viewer windows: a frame's stored values as raw little-endian uint16, row by
+    row (X-Rows × X-Columns), read as modality.png says. Sent gzipped (`Content-Encoding`)
+    to clients that accept it, which every browser does."""
+    response = _modality_response(request, study, series, instance, frame, "u16")
+    if response.status_code == 200 and not response.has_header("Warning"):
+        patch_vary_headers(response, ("Accept-Encoding",))
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            response["Content-Encoding"] = "gzip"
+        else:
+            response.content = gzip.decompress(response.content)
+    return response
+
+
+def _modality_response(
+    request: HttpRequest, study: str, series: str, instance: str, frame: str, form: str
+) -> HttpResponse:
     obj = get_instance_for(request, study, series, instance)
     try:
         index = parse_frames(frame, obj.number_of_frames or 1)[0]
     except BadRequest as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain")
     audit_study_view(request, obj.series.study)
-    result, meta = render_cache.modality16(obj, index)
+    result, meta = render_cache.modality16(obj, index, form)
     response = image_response(result)
-    if meta:
-        response["X-Pixel-Offset"] = str(meta["offset"])
-        response["X-Rescale-Slope"] = repr(float(meta["slope"]))
-        response["X-Rescale-Intercept"] = repr(float(meta["intercept"]))
+    for name, value in render_cache.modality16_headers(meta).items():
+        response[name] = value
     return response
 
 

@@ -60,6 +60,12 @@ viewer_urlpatterns = [
         name="viewer-modality16",
     ),
     path(
+        "viewer/studies/<str:study>/series/<str:series>/instances/<str:instance>"
+        "/frames/<str:frame>/modality.u16",
+        study_views.frame_modality_u16,
+        name="viewer-modality-u16",
+    ),
+    path(
         "viewer/studies/<str:study>/series/<str:series>/frames",
         study_views.series_frames_batch,
         name="viewer-frames-batch",

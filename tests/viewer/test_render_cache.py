@@ -25,10 +25,11 @@ def test_task_builds_default_frames_16bit_forms_and_thumbnail(ct_study):
     for instance in instances:
         names = cached_names(instance)
         assert "f0q85.jpeg" in names
-        assert "f0.m16.png" in names and "f0.m16.json" in names
+        assert "f0.u16.gz" in names and "f0.u16.json" in names  # what the viewer windows
         assert RenderInfo.objects.get(instance=instance).cached_at is not None
     middle = instances[len(instances) // 2]
     assert "f0v128x128q80.jpeg" in cached_names(middle)  # the series thumbnail
+    assert "f0v128x128q80.webp" in cached_names(middle)  # as browsers' Accept asks for it
 
 
 def test_task_is_idempotent(ct_study):
@@ -48,8 +49,9 @@ def test_after_the_task_requests_do_not_decode(ct_study, monkeypatch):
 
     monkeypatch.setattr(render_cache, "load_dataset", no_decoding)
     assert render_cache.rendered(instance, RenderOptions()).from_cache
-    result, meta = render_cache.modality16(instance, 0)
+    result, meta = render_cache.modality16(instance, 0, "u16")
     assert result.from_cache and meta["offset"] == 32768
+    assert (meta["rows"], meta["columns"]) == (64, 64)
 
 
 def test_every_frame_of_a_multiframe_is_cached(child):
@@ -68,7 +70,7 @@ def test_colour_gets_no_16bit_form(child):
     series = SeriesFactory(study=study)
     inst = store_dataset(rgb_photo(study.study_instance_uid, series.series_instance_uid), series)
     build_render_caches.apply(args=[[inst.pk]]).get()
-    assert cached_names(inst) == sorted(["f0q85.jpeg", "f0v128x128q80.jpeg"])
+    assert cached_names(inst) == sorted(["f0q85.jpeg", "f0v128x128q80.jpeg", "f0v128x128q80.webp"])
 
 
 def test_unreadable_file_is_recorded_not_retried_forever(child):

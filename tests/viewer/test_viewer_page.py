@@ -131,6 +131,33 @@ def test_modality16_frame_gives_lossless_values_and_how_to_read_them(
     assert login(county_doctor).get(url.replace("/1/", "/2/")).status_code == 400
 
 
+def test_raw_16bit_frame_is_gzipped_lossless_values_with_its_size(login, county_doctor, ct_study):
+    import gzip
+
+    import numpy as np
+
+    series = ct_study.series.first()
+    inst = series.instances.order_by("instance_number")[2]
+    url = (
+        f"/viewer/studies/{ct_study.study_instance_uid}/series/{series.series_instance_uid}"
+        f"/instances/{inst.sop_instance_uid}/frames/1/modality.u16"
+    )
+    client = login(county_doctor)
+    response = client.get(url, HTTP_ACCEPT_ENCODING="gzip, deflate, br")
+    assert response.status_code == 200
+    assert response["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in response["Vary"]
+    rows, columns = int(response["X-Rows"]), int(response["X-Columns"])
+    values = np.frombuffer(gzip.decompress(response.content), "<u2").reshape(rows, columns)
+    offset = int(response["X-Pixel-Offset"])
+    intercept = float(response["X-Rescale-Intercept"])
+    assert int(values[32, 32]) - offset + intercept == 40 + 2 * 10  # disc of slice 3
+    plain = client.get(url)  # a client that does not take gzip gets the bytes as they are
+    assert "Content-Encoding" not in plain
+    assert plain.content == values.tobytes()
+    assert client.get(url.replace("/1/", "/2/")).status_code == 400
+
+
 def test_modality16_refused_to_outsider(login, outsider, ct_study):
     series = ct_study.series.first()
     inst = series.instances.first()
@@ -139,7 +166,8 @@ def test_modality16_refused_to_outsider(login, outsider, ct_study):
         f"/instances/{inst.sop_instance_uid}/frames/1/modality.png"
     )
     assert login(outsider).get(url).status_code == 404
-    assert AuditEvent.objects.filter(user=outsider, action="denied").count() == 1
+    assert login(outsider).get(url.replace(".png", ".u16")).status_code == 404
+    assert AuditEvent.objects.filter(user=outsider, action="denied").count() == 2
 
 
 def batch_url(study, frames, kind="m16"):

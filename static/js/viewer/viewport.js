@@ -1,7 +1,6 @@
 // One viewport: a stack of frames, loaded and prefetched, windowed locally from the
 // lossless 16-bit form (or drawn from server JPEGs on weak devices), with zoom, pan,
 // measurements and overlays. Coordinates of measurements are image pixels.
-import { decodePng16, decodePng16Async, startDecoders } from "./png16.js";
 
 const _ = (s) => (window.gettext ? window.gettext(s) : s);
 const fmt = (s, o) => (window.interpolate ? window.interpolate(s, o, true) : s);
@@ -12,8 +11,24 @@ export const CT_PRESETS = {
   bone: [400, 1800],
   brain: [40, 80],
 };
+// Server JPEGs come in batches (see loadBatch); 16-bit frames one per request, gzipped by
+// the server and inflated by the browser's network stack, so they need no decoding here.
 const PREFETCH_CONCURRENCY = 3;
+// More than the browser's six connections per host, so that the next request is already
+// queued when one finishes (no JavaScript round trip between them).
+const LOCAL_CONCURRENCY = 12;
 const BATCH_SIZE = 16;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+// The raw little-endian uint16 form (viewer.study_views.frame_modality_u16) as pixels.
+function u16Pixels(buffer) {
+  const data = new Uint16Array(buffer);
+  if (!LITTLE_ENDIAN) {
+    const view = new DataView(buffer);
+    for (let k = 0; k < data.length; k++) data[k] = view.getUint16(2 * k, true);
+  }
+  return data;
+}
 const SERVER_MAX_SIDE = 1024;
 
 export const stats = (window.__viewerStats = window.__viewerStats || { wl: [], draws: 0 });
@@ -106,7 +121,6 @@ export class Viewport {
 
   // ---- the stack ----
   setSeries(study, series) {
-    if (this.mode === "local") startDecoders(); // warm the decoding workers while frame 1 loads
     this.study = study;
     this.series = series;
     this.frames = [];
@@ -145,7 +159,7 @@ export class Viewport {
     const n = item.frame + 1;
     const inst = item.inst;
     if (!this.useServer(inst)) {
-      return this.study.modality16
+      return this.study.modality_u16
         .replace("{series}", this.series.uid)
         .replace("{instance}", inst.uid)
         .replace("{frame}", n);
@@ -169,13 +183,16 @@ export class Viewport {
     if (!this.useServer(item.inst)) {
       const bytes = await response.arrayBuffer();
       if (!this.firstDrawn) performance.mark("viewer:first-received");
-      const png = await decodePng16(bytes);
+      const w = Number(response.headers.get("X-Columns"));
+      const h = Number(response.headers.get("X-Rows"));
+      if (!w || !h || bytes.byteLength !== w * h * 2) return { kind: "problem", reason: _("The image data is damaged and cannot be decoded.") };
+      const data = u16Pixels(bytes);
       if (!this.firstDrawn) performance.mark("viewer:first-decoded");
       return {
         kind: "m16",
-        w: png.width,
-        h: png.height,
-        data: png.data,
+        w,
+        h,
+        data,
         offset: Number(response.headers.get("X-Pixel-Offset") || 0),
         slope: Number(response.headers.get("X-Rescale-Slope") || 1),
         intercept: Number(response.headers.get("X-Rescale-Intercept") || 0),
@@ -208,16 +225,15 @@ export class Viewport {
 
   batchable(item) {
     const inst = item.inst;
-    return !inst.problem && (!this.useServer(inst) || inst.rows * inst.columns <= SERVER_MAX_SIDE * SERVER_MAX_SIDE);
+    return !inst.problem && this.useServer(inst) && inst.rows * inst.columns <= SERVER_MAX_SIDE * SERVER_MAX_SIDE;
   }
 
-  // Many frames in one request (see viewer.study_views.series_frames_batch): a series loads in a
-  // few round trips instead of one per slice.
+  // Many server JPEGs in one request (see viewer.study_views.series_frames_batch): a series
+  // loads in a few round trips instead of one per slice.
   async loadBatch(indices, generation) {
     const items = indices.map((i) => this.frames[i]);
-    const server = this.useServer(items[0].inst);
-    const params = new URLSearchParams({ kind: server ? "jpeg" : "m16", frames: items.map((it) => `${it.inst.uid}:${it.frame + 1}`).join(",") });
-    if (server && this.window) params.set("window", `${this.window[0]},${this.window[1]}`);
+    const params = new URLSearchParams({ kind: "jpeg", frames: items.map((it) => `${it.inst.uid}:${it.frame + 1}`).join(",") });
+    if (this.window) params.set("window", `${this.window[0]},${this.window[1]}`);
     const url = `/viewer/studies/${this.study.uid}/series/${this.series.uid}/frames?${params}`;
     let buffer;
     try {
@@ -242,10 +258,7 @@ export class Viewport {
         let entry;
         try {
           if (e.problem) entry = { kind: "problem", reason: e.problem };
-          else if (!server) {
-            const png = await decodePng16Async(bytes);
-            entry = { kind: "m16", w: png.width, h: png.height, data: png.data, offset: e.offset, slope: e.slope, intercept: e.intercept };
-          } else {
+          else {
             const bitmap = await createImageBitmap(new Blob([bytes], { type: "image/jpeg" }));
             entry = { kind: "img", bitmap, w: item.inst.columns || bitmap.width, h: item.inst.rows || bitmap.height };
           }
@@ -292,7 +305,8 @@ export class Viewport {
         group.resolve();
       }
     };
-    await Promise.all(Array.from({ length: PREFETCH_CONCURRENCY }, worker));
+    const lanes = batches.some((b) => b.length > 1) ? PREFETCH_CONCURRENCY : LOCAL_CONCURRENCY;
+    await Promise.all(Array.from({ length: lanes }, worker));
   }
 
   setIndex(i, { wrap = false } = {}) {
