@@ -311,11 +311,13 @@ def ingest_flush(*, sender: Sender) -> None:
     if sender.pending:
         pending, sender.pending = sender.pending, []
         _index(pending, sender)
+    sender.indexed = 0
     if sender.render_series:
         series_ids = set(sender.render_series)
         sender.render_series.clear()
-        sender.indexed = 0
-        transaction.on_commit(lambda: render_caches_queue(series_ids=series_ids))
+        # Robust: a broker outage must not fail an upload that is committed (the viewer
+        # renders on demand what has no cache).
+        transaction.on_commit(lambda: render_caches_queue(series_ids=series_ids), robust=True)
 
 
 def render_caches_queue(*, series_ids: Iterable[int]) -> None:

@@ -78,6 +78,28 @@ def test_a_stow_request_of_twenty_instances_costs_the_queries_of_one_of_two(
     assert (row.number_of_instances, row.number_of_series, row.patient) == (23, 1, child)
 
 
+@pytest.mark.django_db
+def test_a_resent_study_with_new_instances_is_still_indexed_in_batches(client, county_token):
+    study = make_dataset().StudyInstanceUID
+    sent = [make_file(study_uid=study, series_uid="1.2.826.0.1.78") for _ in range(55)]
+    new = [make_file(study_uid=study, series_uid="1.2.826.0.1.78") for _ in range(5)]
+    stow_queries(client, county_token, sent)
+    body, ctype = stow_body(sent + new)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(
+            "/dicomweb/studies",
+            data=body,
+            content_type=ctype,
+            headers={"Authorization": f"Bearer {county_token}"},
+        )
+    assert response.status_code == 200
+    referenced = [i["00081155"]["Value"][0] for i in response.json()["00081199"]["Value"]]
+    assert len(referenced) == 60
+    inserts = [q for q in queries if q["sql"].startswith('INSERT INTO "viewer_instance"')]
+    assert len(inserts) == 2  # one per batch of 50, not one per part once duplicates fill one
+    assert Study.objects.get(study_instance_uid=study).number_of_instances == 60
+
+
 @pytest.mark.django_db(transaction=True)
 def test_counts_add_up_when_senders_fill_one_study_at_the_same_time(county_hospital):
     study = make_dataset().StudyInstanceUID
