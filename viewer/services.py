@@ -130,6 +130,7 @@ class _Tally:
     series: Counter[int] = field(default_factory=Counter)
     studies: Counter[int] = field(default_factory=Counter)
     new_series: Counter[int] = field(default_factory=Counter)
+    new_studies: set[int] = field(default_factory=set)
 
 
 def ingest_limits() -> Limits:
@@ -411,7 +412,7 @@ def _index(items: list[Pending], sender: Sender) -> None:
 
 
 def _new_instance(item: Pending, sender: Sender, tally: _Tally) -> Instance:
-    study = _study_for(item.header, patient=item.patient, sender=sender)
+    study = _study_for(item.header, patient=item.patient, sender=sender, tally=tally)
     series = _series_for(item.header, study=study, sender=sender, tally=tally)
     return Instance(**_instance_fields(item.header, item.stored, series, sender))
 
@@ -486,8 +487,9 @@ def _count(tally: _Tally, *, photo: bool) -> None:
             if tally.new_series[pk]:
                 updates["number_of_series"] = F("number_of_series") + tally.new_series[pk]
             Study.objects.filter(pk=pk).update(**updates)
-    if tally.new_series:
-        _relist_modalities(set(tally.new_series))
+    # A study created with its one series has its modality already; others are relisted.
+    if relist := {pk for pk, n in tally.new_series.items() if pk not in tally.new_studies or n > 1}:
+        _relist_modalities(relist)
 
 
 def _count_in_one_statement(tally: _Tally, *, photo: bool) -> None:
@@ -519,21 +521,33 @@ def _count_in_one_statement(tally: _Tally, *, photo: bool) -> None:
 def _series_for(header: Header, *, study: Study, sender: Sender, tally: _Tally) -> Series:
     series = sender.series_cache.get(header.series_instance_uid)
     if series is None:
-        series, created = Series.objects.get_or_create(
-            series_instance_uid=header.series_instance_uid,
-            defaults={
-                "study": study,
-                "modality": header.modality,
-                "body_part": header.body_part,
-                "description": header.series_description,
-                "series_number": header.series_number,
-                "frame_of_reference_uid": header.frame_of_reference_uid,
-            },
-        )
+        defaults = {
+            "study": study,
+            "modality": header.modality,
+            "body_part": header.body_part,
+            "description": header.series_description,
+            "series_number": header.series_number,
+            "frame_of_reference_uid": header.frame_of_reference_uid,
+        }
+        lookup = {"series_instance_uid": header.series_instance_uid}
+        if study.pk in tally.new_studies:  # a study created just now has no series yet
+            series, created = _create_or_get(Series, lookup, defaults)
+        else:
+            series, created = Series.objects.get_or_create(**lookup, defaults=defaults)
         sender.series_cache[header.series_instance_uid] = series
         if created:
             tally.new_series[study.pk] += 1
     return series
+
+
+def _create_or_get(model: Any, lookup: dict, defaults: dict) -> tuple[Any, bool]:
+    """get_or_create for a row that is known to be missing: the INSERT first (in a
+    savepoint), the SELECT only if a concurrent sender created it meanwhile."""
+    try:
+        with transaction.atomic():
+            return model.objects.create(**lookup, **defaults), True
+    except IntegrityError:
+        return model.objects.get(**lookup), False
 
 
 def _instance_fields(
@@ -559,14 +573,19 @@ def _instance_fields(
     }
 
 
-def _study_for(header: Header, *, patient: Patient | None, sender: Sender) -> Study:
-    study = sender.study_cache.get(header.study_instance_uid)
+def _study_for(header: Header, *, patient: Patient | None, sender: Sender, tally: _Tally) -> Study:
+    uid = header.study_instance_uid
+    study = sender.study_cache.get(uid)
     if study is None:
-        study, _created = Study.objects.get_or_create(
-            study_instance_uid=header.study_instance_uid,
-            defaults=_study_fields(header, patient=patient, hospital=sender.hospital),
-        )
-        sender.study_cache[header.study_instance_uid] = study
+        lookup = {"study_instance_uid": uid}
+        defaults = _study_fields(header, patient=patient, hospital=sender.hospital)
+        if uid in sender.study_cache:  # looked up in this request, and missing
+            study, created = _create_or_get(Study, lookup, defaults)
+        else:
+            study, created = Study.objects.get_or_create(**lookup, defaults=defaults)
+        sender.study_cache[uid] = study
+        if created:
+            tally.new_studies.add(study.pk)
     if study.patient_id is None and patient is not None:
         Study.objects.filter(pk=study.pk, patient=None).update(patient=patient)
         study.patient = patient
@@ -584,6 +603,7 @@ def _study_fields(header: Header, *, patient: Patient | None, hospital: Hospital
         "description": header.study_description,
         "accession_number": header.accession_number,
         "institution_name": header.institution_name,
+        "modalities": header.modality[:100],
     }
 
 
