@@ -7,7 +7,8 @@ PostgreSQL database of its own; Orthanc from Debian's `orthanc` and `orthanc-dic
 packages (installed if missing).
 
 Sizes: BENCH_SLICES (300), BENCH_SCALE ("10,100,1000"), BENCH_BIG_MB (1024: the study
-whose ingest the RSS figure covers). Set smaller values for a quick run.
+whose ingest the RSS figure covers), BENCH_STOW_CLIENTS (4: the extra line with that many
+sequential STOW clients side by side). Set smaller values for a quick run.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ PY = str(ROOT / ".venv" / "bin" / "python")
 SLICES = int(os.environ.get("BENCH_SLICES", "300"))
 SCALES = [int(n) for n in os.environ.get("BENCH_SCALE", "10,100,1000").split(",") if n]
 BIG_MB = int(os.environ.get("BENCH_BIG_MB", "1024"))
+CLIENTS = int(os.environ.get("BENCH_STOW_CLIENTS", "4"))
 WORKERS = os.environ.get("WEB_CONCURRENCY", "2")
 DB_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgres://postgres:postgres@127.0.0.1:5432/pedslink_bench"
@@ -136,7 +138,9 @@ class PedsLink:
             "DICOM_PORT": str(self.dicom),
             "WEB_CONCURRENCY": WORKERS,
             "LOG_LEVEL": "WARNING",
-            "DB_CONN_MAX_AGE": "60",
+            # As README recommends under ASGI: a connection pool per process (CONN_MAX_AGE
+            # does not keep connections across ASGI requests, each of which has its own).
+            "DB_POOL": "1",
         }
         self.procs: list[subprocess.Popen] = []
 
@@ -283,6 +287,15 @@ def stow(url: str, paths: list[Path], per_request: int, headers: dict) -> float:
     return len(paths) / (time.perf_counter() - started)
 
 
+def stow_parallel(url: str, paths: list[Path], clients: int, headers: dict) -> float:
+    """`clients` sequential clients side by side, one instance per request each."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(lambda share: stow(url, share, 1, headers),
+                      [paths[k::clients] for k in range(clients)]))  # fmt: skip
+    return len(paths) / (time.perf_counter() - started)
+
+
 def storescu(port: int, aec: str, paths: list[Path]) -> float:
     started = time.perf_counter()
     subprocess.run(["storescu", "-aet", "BENCHSCU", "-aec", aec, "127.0.0.1", str(port),
@@ -360,6 +373,10 @@ def run() -> None:
                 a = stow(pl_stow, fresh("pl"), per, auth)
                 b = stow(or_stow, fresh("or"), per, {})
                 line(f"STOW-RS {per}/request", a, b)
+            # An extra line, not a replacement: several senders at once use every worker.
+            a = stow_parallel(pl_stow, fresh("pl"), CLIENTS, auth)
+            b = stow_parallel(or_stow, fresh("or"), CLIENTS, {})
+            line(f"STOW-RS 1/request, {CLIENTS} clients", a, b)
             a = storescu(ours.dicom, "PEDSLINK", fresh("pl"))
             b = storescu(theirs.dicom, "ORTHANC", fresh("or"))
             line("C-STORE (storescu, 1 association)", a, b)

@@ -36,7 +36,7 @@ def user_for_token(secret: str) -> Any:
     """The active account behind a token, or None for unknown or revoked tokens."""
     token = (
         IntegrationToken.objects.filter(token_hash=token_digest(secret), revoked_at=None)
-        .select_related("account")
+        .select_related("account__hospital")
         .first()
     )
     if token is None or not token.account.is_active:

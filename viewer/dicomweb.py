@@ -34,9 +34,9 @@ from viewer.services import (
     IngestResult,
     Outcome,
     Sender,
+    ingest_finish,
     ingest_flush,
     instance_ingest,
-    record_upload_audit,
     rejected,
 )
 
@@ -81,20 +81,28 @@ def stow(request: HttpRequest, study: str = "") -> HttpResponse:
     sender.study_instance_uid = study
     # Failure reasons go into DICOM attributes read by machines and their logs: English.
     with translation.override("en"):
-        results = _stow_parts(request, params["boundary"], sender)
-    if results is None:
+        results, malformed = _stow_parts(request, params["boundary"], sender)
+    ingest_finish(sender=sender, request=request, results=results, patient=None)
+    if malformed:
         return JsonResponse({"detail": "The multipart body is malformed."}, status=400)
-    record_upload_audit(request=request, results=results, patient=None)
     return _stow_response(request, results)
 
 
-def _stow_parts(request: HttpRequest, boundary: str, sender: Sender) -> list[IngestResult] | None:
+def _stow_parts(
+    request: HttpRequest, boundary: str, sender: Sender
+) -> tuple[list[IngestResult], bool]:
+    """Each part through the ingest pipeline; (results, whether the body was malformed).
+    Parts stored before a malformation are still indexed by the caller's flush."""
     results: list[IngestResult] = []
     cap = settings.IMAGING_MAX_FILE_BYTES
     try:
         for index, part in enumerate(
             multipart.iter_parts(request.read, boundary, max_part_bytes=cap), start=1
         ):
+            # Index a long body's earlier parts before the next one, so that the last batch
+            # is left for the flush that also writes the audit row.
+            if sender.backlog >= FLUSH_EVERY:
+                ingest_flush(sender=sender)
             name = f"part {index}"
             if part.content_type not in ("application/dicom", ""):
                 results.append(rejected(name, "media", _("Only application/dicom is accepted.")))
@@ -105,13 +113,9 @@ def _stow_parts(request: HttpRequest, boundary: str, sender: Sender) -> list[Ing
             results.append(
                 instance_ingest(fp=part.file, name=name, size=part.size, sender=sender, flush=False)
             )
-            if sender.backlog >= FLUSH_EVERY:
-                ingest_flush(sender=sender)
     except multipart.MultipartError:
-        return None
-    finally:
-        ingest_flush(sender=sender)
-    return results
+        return results, True
+    return results, False
 
 
 def _stow_response(request: HttpRequest, results: list[IngestResult]) -> HttpResponse:

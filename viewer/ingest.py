@@ -32,6 +32,10 @@ GB_PAIRS = re.compile(rb"(?:[\x00-\x7f]|[\x81-\xfe][\x80-\xfe])*")
 UNDEFINED = 0xFFFFFFFF
 PIXEL_DATA = 0x7FE00010
 PIXEL_DATA_TAGS = {PIXEL_DATA, 0x7FE00008, 0x7FE00009}
+# (0002,0000) UL, length 4: the file meta group's length, first in an explicit-VR meta group.
+META_GROUP_LENGTH = b"\x02\x00\x00\x00UL\x04\x00"
+MAX_META_BYTES = 64 * 1024
+DEFLATED_UID = pydicom.uid.DeflatedExplicitVRLittleEndian.encode()
 # Text fields we index, decoded ourselves so a wrong or missing charset can fall back.
 TEXT_TAGS = {
     "patient_name": 0x00100010,
@@ -142,9 +146,10 @@ def parse_header(fp: IO[bytes], *, size: int, limits: Limits) -> Header:
 def _inflated_size(fp: IO[bytes], *, has_preamble: bool, limits: Limits) -> int | None:
     """For a deflated file, its inflated size (checked against the cap by streaming, since
     pydicom inflates the whole dataset in memory); None for every other syntax."""
+    if not _may_be_deflated(fp, has_preamble=has_preamble):
+        return None
     try:
-        if has_preamble:
-            fp.seek(132)
+        fp.seek(132 if has_preamble else 0)
         meta = pydicom.filereader._read_file_meta_info(fp)
     except Exception:  # noqa: BLE001 - the full parse below reports damage with its reason
         return None
@@ -158,6 +163,24 @@ def _inflated_size(fp: IO[bytes], *, has_preamble: bool, limits: Limits) -> int 
             if total > limits.max_header_bytes * 16:
                 raise IngestError("too_large", _("The deflated file inflates beyond the limit."))
     return total
+
+
+def _may_be_deflated(fp: IO[bytes], *, has_preamble: bool) -> bool:
+    """False when the file meta group, found by its group length as PS3.10 writes it, does
+    not name the deflated transfer syntax: the usual file then skips a second parse of its
+    meta group. A meta group that runs on past its declared length, or any other layout,
+    answers True and gets the full check."""
+    fp.seek(132 if has_preamble else 0)
+    head = fp.read(12)
+    if len(head) < 12 or head[:8] != META_GROUP_LENGTH:
+        return True
+    (length,) = struct.unpack("<L", head[8:12])
+    if length > MAX_META_BYTES:
+        return True
+    meta = fp.read(length + 2)
+    if len(meta) < length + 2 or meta[length:] == b"\x02\x00":
+        return True
+    return DEFLATED_UID in meta[:length]
 
 
 class _ReadBudget:

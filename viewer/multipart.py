@@ -82,12 +82,12 @@ def iter_parts(
         while True:
             at = buf.find(delimiter)
             if at >= 0:
-                size, truncated = _write(spool, buf[:at], size, truncated, max_part_bytes)
+                size, truncated = _write(spool, buf, at, size, truncated, max_part_bytes)
                 del buf[: at + len(delimiter)]
                 break
             if len(buf) > keep:
                 cut = len(buf) - keep
-                size, truncated = _write(spool, buf[:cut], size, truncated, max_part_bytes)
+                size, truncated = _write(spool, buf, cut, size, truncated, max_part_bytes)
                 del buf[:cut]
             if not fill():
                 spool.close()
@@ -100,13 +100,16 @@ def iter_parts(
 
 
 def _write(
-    spool: IO[bytes], data: bytes | bytearray, size: int, truncated: bool, cap: int
+    spool: IO[bytes], buf: bytearray, end: int, size: int, truncated: bool, cap: int
 ) -> tuple[int, bool]:
-    size += len(data)
+    """Append buf[:end] to the part's spool without copying it first (a view, released
+    before the caller trims the buffer)."""
+    size += end
     if size > cap:
         return size, True
     if not truncated:
-        spool.write(data)
+        with memoryview(buf) as view:
+            spool.write(view[:end])
     return size, truncated
 
 

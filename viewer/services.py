@@ -3,20 +3,22 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import secrets
 import tempfile
 import zipfile
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
+import redis
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
 from django.http import HttpRequest
 from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
@@ -37,11 +39,18 @@ from viewer.models import (
     Source,
     Study,
 )
-from viewer.tasks import build_render_caches
+from viewer.tasks import build_render_caches, build_series_render_caches
 
 log = logging.getLogger(__name__)
-# A long batch (zip, STOW body, C-STORE association) recounts and queues renders this often.
+# A long batch (zip, STOW body, C-STORE association) is indexed, or has its render caches
+# queued, this often.
 FLUSH_EVERY = 50
+# Rows per INSERT statement (17 parameters each: within SQLite's 999 as well).
+INSERT_CHUNK = 50
+# Render caches are queued once per series per debounce window (see ingest_flush). The flag
+# outlives a lost task by at most this long; the lock bounds a crashed builder's hold.
+RENDER_QUEUED_TTL = 600
+RENDER_LOCK_TTL = 600
 
 
 class Outcome:
@@ -63,6 +72,8 @@ class IngestResult:
     series_instance_uid: str = ""
     instance_id: int | None = None
     patient_id: int | None = None
+    # The matched child's row, so that the audit row needs no second look-up.
+    patient: Patient | None = field(default=None, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -77,7 +88,7 @@ class IngestResult:
 
 @dataclass
 class Pending:
-    """A stored file waiting for its batch's INSERT; its result is completed then."""
+    """A stored file waiting for its INSERT; its result is completed then."""
 
     header: Header
     stored: storage.Stored
@@ -96,23 +107,31 @@ class Sender:
     patient: Patient | None = None
     study_instance_uid: str = ""  # STOW-RS /studies/{study}: every instance must belong to it
     photo_of_film: bool = False
-    # Per request / association: rows already looked up, and what the next flush recounts.
+    # Per request / association: rows already looked up.
     mrn_cache: dict[str, Patient | None] = field(default_factory=dict)
     study_cache: dict[str, Study | None] = field(default_factory=dict)
     series_cache: dict[str, Series] = field(default_factory=dict)
-    touched_studies: set[int] = field(default_factory=set)
-    touched_series: set[int] = field(default_factory=set)
-    new_series: bool = False
     # Batches (STOW body, zip, upload request) index their instances in one INSERT at flush.
     defer_index: bool = False
     pending: list[Pending] = field(default_factory=list)
+    # Indexed since the last flush: their series' render caches are queued at the next one.
+    indexed: int = 0
+    render_series: set[int] = field(default_factory=set)
 
     @property
     def backlog(self) -> int:
         """Instances stored since the last flush."""
-        return len(self.pending) + len(self.new_instance_ids)
+        return len(self.pending) + self.indexed
 
-    new_instance_ids: list[int] = field(default_factory=list)
+
+@dataclass
+class _Tally:
+    """What one indexing transaction adds to the counts of the rows it touched."""
+
+    series: Counter[int] = field(default_factory=Counter)
+    studies: Counter[int] = field(default_factory=Counter)
+    new_series: Counter[int] = field(default_factory=Counter)
+    new_studies: set[int] = field(default_factory=set)
 
 
 def ingest_limits() -> Limits:
@@ -133,10 +152,10 @@ def instance_ingest(
     """Ingest one PS3.10 file: validate, parse the header, dedupe, store, index.
 
     Never raises for bad input: the result says accepted / already stored / conflict /
-    rejected with a reason. The instance row is committed before this returns, unless the
-    sender batches (`defer_index`: one INSERT per STOW body or upload request at flush,
-    which then completes the results). Counts and the render-cache task follow in
-    `ingest_flush`, called here unless `flush=False` (a batch) and then once by the caller.
+    rejected with a reason. The instance row is committed (with the series and study counts)
+    before this returns, unless the sender batches (`defer_index`: one INSERT per STOW body or
+    upload request at flush, which then completes the results). The render-cache task is
+    queued by `ingest_flush`, called here unless `flush=False` (a batch; the caller flushes).
     """
     result = _ingest_one(fp=fp, name=name, size=size, sender=sender)
     if flush:
@@ -150,27 +169,15 @@ def _ingest_one(*, fp: IO[bytes], name: str, size: int, sender: Sender) -> Inges
         patient = _match_patient(header, sender)
     except IngestError as exc:
         return IngestResult(name=name, status=Outcome.REJECTED, reason=str(exc), code=exc.code)
-    # Insert first, dedupe on the unique SOP Instance UID: one query fewer for every new
-    # instance; a duplicate costs a write and a delete instead.
+    # Store first, then INSERT … ON CONFLICT DO NOTHING on the unique SOP Instance UID: no
+    # look-up for a new instance; a duplicate costs a write and a delete instead.
     stored = storage.store_file(fp, add_preamble=not header.has_preamble)
+    item = Pending(header, stored, patient, _accepted(name, header, patient))
     if sender.defer_index:
-        result = _accepted(name, header, patient)
-        sender.pending.append(Pending(header, stored, patient, result))
-        return result
-    try:
-        instance = _index(header, stored, patient=patient, sender=sender)
-    except IntegrityError:
-        # The rolled-back transaction may have created cached rows: forget them.
-        sender.study_cache.clear()
-        sender.series_cache.clear()
-        existing = Instance.objects.filter(sop_instance_uid=header.sop_instance_uid).first()
-        if existing is None:  # pragma: no cover - some other constraint: not ours to hide
-            storage.delete_stored(stored.key)
-            raise
-        return _duplicate(stored, name=name, header=header, existing=existing, sender=sender)
-    result = _accepted(name, header, patient)
-    result.instance_id = instance.pk
-    return result
+        sender.pending.append(item)
+    else:
+        _index([item], sender)
+    return item.result
 
 
 def _accepted(name: str, header: Header, patient: Patient | None) -> IngestResult:
@@ -182,6 +189,7 @@ def _accepted(name: str, header: Header, patient: Patient | None) -> IngestResul
         study_instance_uid=header.study_instance_uid,
         series_instance_uid=header.series_instance_uid,
         patient_id=patient.pk if patient else None,
+        patient=patient,
     )
 
 
@@ -201,10 +209,9 @@ def _match_patient(header: Header, sender: Sender) -> Patient | None:
         raise IngestError(
             "wrong_study", _("The instance belongs to another study than the one in the URL.")
         )
-    uid = header.study_instance_uid
-    if uid not in sender.study_cache:
-        sender.study_cache[uid] = Study.objects.filter(study_instance_uid=uid).first()
-    study = sender.study_cache[uid]
+    if header.study_instance_uid not in sender.study_cache:
+        _look_up_study(header, sender)
+    study = sender.study_cache[header.study_instance_uid]
     if study is not None and not _may_extend(study, sender):
         raise IngestError("other_hospital", _("This study belongs to another hospital's records."))
     if sender.patient is not None:
@@ -219,6 +226,28 @@ def _match_patient(header: Header, sender: Sender) -> Patient | None:
     if study is not None and study.patient_id is not None:
         return study.patient
     return by_mrn
+
+
+def _look_up_study(header: Header, sender: Sender) -> None:
+    """The study, with its series when the series is already begun (the usual case for a
+    sender going on with a study): one query for both, cached for the request."""
+    series = (
+        Series.objects.filter(
+            series_instance_uid=header.series_instance_uid,
+            study__study_instance_uid=header.study_instance_uid,
+        )
+        .select_related("study__patient")
+        .first()
+    )
+    if series is not None:
+        sender.series_cache[header.series_instance_uid] = series
+        sender.study_cache[header.study_instance_uid] = series.study
+        return
+    sender.study_cache[header.study_instance_uid] = (
+        Study.objects.filter(study_instance_uid=header.study_instance_uid)
+        .select_related("patient")
+        .first()
+    )
 
 
 def _may_extend(study: Study, sender: Sender) -> bool:
@@ -277,36 +306,249 @@ def _keep_conflict(
         storage.delete_stored(stored.key)
 
 
-@transaction.atomic
-def _index(
-    header: Header, stored: storage.Stored, *, patient: Patient | None, sender: Sender
-) -> Instance:
-    study = _study_for(header, patient=patient, sender=sender)
-    series = _series_for(header, study=study, sender=sender)
-    instance = Instance.objects.create(**_instance_fields(header, stored, series, sender))
-    sender.touched_studies.add(study.pk)
-    sender.touched_series.add(series.pk)
-    sender.new_instance_ids.append(instance.pk)
-    return instance
+def ingest_flush(*, sender: Sender) -> None:
+    """Index a batch's pending instances, then queue the render caches of the series that
+    gained instances since the last flush, on commit. Joins the caller's transaction if
+    there is one (the views write the request's audit row in the same commit)."""
+    if sender.pending:
+        pending, sender.pending = sender.pending, []
+        _index(pending, sender)
+    sender.indexed = 0
+    if sender.render_series:
+        series_ids = set(sender.render_series)
+        sender.render_series.clear()
+        # Robust: a broker outage must not fail an upload that is committed (the viewer
+        # renders on demand what has no cache).
+        transaction.on_commit(lambda: render_caches_queue(series_ids=series_ids), robust=True)
 
 
-def _series_for(header: Header, *, study: Study, sender: Sender) -> Series:
+def render_caches_queue(*, series_ids: Iterable[int]) -> None:
+    """Queue the render-cache task of each series unless one is already queued: one task per
+    series per debounce window instead of one per request (a Redis SET NX each). The task
+    clears the flag before it looks for uncached instances, so an instance committed before
+    a refused SET is always seen by a task that starts after it."""
+    for series_id in sorted(series_ids):
+        if _redis(settings.REDIS_URL).set(
+            _render_queued_key(series_id), 1, nx=True, ex=RENDER_QUEUED_TTL
+        ):
+            build_series_render_caches.apply_async(
+                args=[series_id], countdown=settings.IMAGING_RENDER_DEBOUNCE_SECONDS
+            )
+
+
+def series_render_caches_build(*, series_id: int) -> bool:
+    """The task's body: render caches for every instance of the series not cached yet (and
+    the series thumbnail). False when another worker is building this series: the task is
+    then queued again for later, since that worker may have looked before these arrived."""
+    from viewer.render_cache import build_for_instances
+
+    client = _redis(settings.REDIS_URL)
+    lock = f"pedslink:viewer:render-building:{series_id}"
+    if not client.set(lock, 1, nx=True, ex=RENDER_LOCK_TTL):
+        return False
+    try:
+        client.delete(_render_queued_key(series_id))
+        uncached = Instance.objects.filter(series_id=series_id).filter(
+            Q(render_info__isnull=True) | Q(render_info__cached_at=None, render_info__problem="")
+        )
+        if ids := list(uncached.order_by("pk").values_list("pk", flat=True)):
+            build_for_instances(ids)
+    finally:
+        client.delete(lock)
+    return True
+
+
+def _render_queued_key(series_id: int) -> str:
+    return f"pedslink:viewer:render-queued:{series_id}"
+
+
+@functools.cache
+def _redis(url: str) -> redis.Redis:
+    """One client, with its connection pool, per process. (Django's cache backend is per
+    request context under ASGI: a new Redis connection for every request.)"""
+    return redis.Redis.from_url(url)
+
+
+def ingest_finish(
+    *, sender: Sender, request: Any, results: list[IngestResult], patient: Patient | None
+) -> None:
+    """The end of an upload request or a STOW body: its last batch is indexed and its audit
+    row written in one commit."""
+    with transaction.atomic():
+        ingest_flush(sender=sender)
+        record_upload_audit(request=request, results=results, patient=patient)
+
+
+def _index(items: list[Pending], sender: Sender) -> None:
+    """Index stored files in one transaction: one INSERT for the new instances, the counts
+    of their series and studies raised by what was inserted (nothing is recounted, so the
+    cost does not grow with the study), and every other item settled as a duplicate."""
+    tally = _Tally()
+    try:
+        with transaction.atomic(savepoint=False):
+            fresh: dict[str, tuple[Pending, Instance]] = {}
+            for item in items:
+                uid = item.header.sop_instance_uid
+                if uid not in fresh:
+                    fresh[uid] = (item, _new_instance(item, sender, tally))
+            inserted = _insert_new([row for _item, row in fresh.values()])
+            rows: dict[str, Instance] = {}
+            for uid, (item, row) in fresh.items():
+                if uid in inserted:
+                    row.pk, row._state.adding = inserted[uid], False
+                    item.result.instance_id = row.pk
+                    tally.series[row.series_id] += 1
+                    tally.studies[row.series.study_id] += 1
+                    rows[uid] = row
+            _count(tally, photo=sender.photo_of_film)
+            new_series = {row.series_id for row in rows.values()}
+            _settle([item for item in items if item.result.instance_id is None], rows, sender)
+    except Exception:
+        # Rows created in the rolled-back transaction must not be reused from the caches.
+        sender.study_cache.clear()
+        sender.series_cache.clear()
+        raise
+    sender.indexed += len(items)
+    sender.render_series |= new_series
+
+
+def _new_instance(item: Pending, sender: Sender, tally: _Tally) -> Instance:
+    study = _study_for(item.header, patient=item.patient, sender=sender, tally=tally)
+    series = _series_for(item.header, study=study, sender=sender, tally=tally)
+    return Instance(**_instance_fields(item.header, item.stored, series, sender))
+
+
+def _insert_new(rows: list[Instance]) -> dict[str, int]:
+    """INSERT … ON CONFLICT (sop_instance_uid) DO NOTHING RETURNING: the ids of the rows
+    inserted, by UID. A UID already indexed (committed, or by a concurrent sender, whose
+    commit PostgreSQL waits for) is skipped, not an error. Sorted by UID so that two senders
+    of the same instances wait for each other instead of deadlocking."""
+    meta = Instance._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    rows = sorted(rows, key=lambda row: row.sop_instance_uid)
+    ids: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        for at in range(0, len(rows), INSERT_CHUNK):
+            chunk = rows[at : at + INSERT_CHUNK]
+            params = [
+                f.get_db_prep_save(f.pre_save(row, add=True), connection)
+                for row in chunk
+                for f in fields
+            ]
+            # Identifiers come from the model's own metadata; every value is a parameter.
+            cursor.execute(
+                f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
+                f"VALUES {', '.join([placeholders] * len(chunk))} "
+                f"ON CONFLICT ({quote('sop_instance_uid')}) DO NOTHING "
+                f"RETURNING {quote(meta.pk.column)}, {quote('sop_instance_uid')}",
+                params,
+            )
+            ids.update((uid, pk) for pk, uid in cursor.fetchall())
+    return ids
+
+
+def _settle(items: list[Pending], rows: dict[str, Instance], sender: Sender) -> None:
+    """Items whose UID was indexed already (before, concurrently, or earlier in this batch):
+    identical bytes are "already stored", different bytes a conflict kept aside."""
+    missing = {item.header.sop_instance_uid for item in items} - rows.keys()
+    if missing:
+        rows.update(
+            (row.sop_instance_uid, row)
+            for row in Instance.objects.filter(sop_instance_uid__in=missing)
+        )
+    for item in items:
+        header, result = item.header, item.result
+        row = rows[header.sop_instance_uid]
+        verdict = _duplicate(
+            item.stored, name=result.name, header=header, existing=row, sender=sender
+        )
+        result.status, result.code, result.reason = verdict.status, verdict.code, verdict.reason
+        result.instance_id, result.series_instance_uid = row.pk, ""
+
+
+def _count(tally: _Tally, *, photo: bool) -> None:
+    """Raise the counts by what this transaction inserted; the row locks taken here make
+    concurrent senders of the same study add up, in primary-key order (no deadlock)."""
+    if connection.vendor == "postgresql" and tally.series:
+        _count_in_one_statement(tally, photo=photo)
+    else:
+        for pk in sorted(tally.series):
+            Series.objects.filter(pk=pk).update(
+                number_of_instances=F("number_of_instances") + tally.series[pk]
+            )
+        for pk in sorted(tally.studies.keys() | tally.new_series.keys()):
+            updates: dict[str, Any] = {}
+            if tally.studies[pk]:
+                updates["number_of_instances"] = F("number_of_instances") + tally.studies[pk]
+                if photo:
+                    updates["has_photo_of_film"] = True
+            if tally.new_series[pk]:
+                updates["number_of_series"] = F("number_of_series") + tally.new_series[pk]
+            Study.objects.filter(pk=pk).update(**updates)
+    # A study created with its one series has its modality already; others are relisted.
+    if relist := {pk for pk, n in tally.new_series.items() if pk not in tally.new_studies or n > 1}:
+        _relist_modalities(relist)
+
+
+def _count_in_one_statement(tally: _Tally, *, photo: bool) -> None:
+    """The same two updates as one PostgreSQL statement (a data-modifying WITH): one round
+    trip per batch, which a C-STORE association pays for every instance."""
+    quote = connection.ops.quote_name
+    series_rows = sorted(tally.series.items())
+    studies = sorted(tally.studies.keys() | tally.new_series.keys())
+    study_rows = [(pk, tally.studies[pk], tally.new_series[pk]) for pk in studies]
+    series_values = ", ".join(["(%s::bigint, %s::integer)"] * len(series_rows))
+    study_values = ", ".join(["(%s::bigint, %s::integer, %s::integer)"] * len(study_rows))
+    # Identifiers come from the models' own metadata; every value is a parameter.
+    sql = (
+        f"WITH added AS (UPDATE {quote(Series._meta.db_table)} AS s "  # noqa: S608
+        "SET number_of_instances = s.number_of_instances + v.n "
+        f"FROM (VALUES {series_values}) AS v(id, n) WHERE s.id = v.id) "
+        f"UPDATE {quote(Study._meta.db_table)} AS t "
+        "SET number_of_instances = t.number_of_instances + v.n, "
+        "number_of_series = t.number_of_series + v.k, "
+        "has_photo_of_film = t.has_photo_of_film OR (%s AND v.n > 0) "
+        f"FROM (VALUES {study_values}) AS v(id, n, k) WHERE t.id = v.id"
+    )
+    params = [x for row in series_rows for x in row] + [photo]
+    params += [x for row in study_rows for x in row]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _series_for(header: Header, *, study: Study, sender: Sender, tally: _Tally) -> Series:
     series = sender.series_cache.get(header.series_instance_uid)
     if series is None:
-        series, created = Series.objects.get_or_create(
-            series_instance_uid=header.series_instance_uid,
-            defaults={
-                "study": study,
-                "modality": header.modality,
-                "body_part": header.body_part,
-                "description": header.series_description,
-                "series_number": header.series_number,
-                "frame_of_reference_uid": header.frame_of_reference_uid,
-            },
-        )
+        defaults = {
+            "study": study,
+            "modality": header.modality,
+            "body_part": header.body_part,
+            "description": header.series_description,
+            "series_number": header.series_number,
+            "frame_of_reference_uid": header.frame_of_reference_uid,
+        }
+        lookup = {"series_instance_uid": header.series_instance_uid}
+        if study.pk in tally.new_studies:  # a study created just now has no series yet
+            series, created = _create_or_get(Series, lookup, defaults)
+        else:
+            series, created = Series.objects.get_or_create(**lookup, defaults=defaults)
         sender.series_cache[header.series_instance_uid] = series
-        sender.new_series |= created
+        if created:
+            tally.new_series[study.pk] += 1
     return series
+
+
+def _create_or_get(model: Any, lookup: dict, defaults: dict) -> tuple[Any, bool]:
+    """get_or_create for a row that is known to be missing: the INSERT first (in a
+    savepoint), the SELECT only if a concurrent sender created it meanwhile."""
+    try:
+        with transaction.atomic():
+            return model.objects.create(**lookup, **defaults), True
+    except IntegrityError:
+        return model.objects.get(**lookup), False
 
 
 def _instance_fields(
@@ -332,14 +574,19 @@ def _instance_fields(
     }
 
 
-def _study_for(header: Header, *, patient: Patient | None, sender: Sender) -> Study:
-    study = sender.study_cache.get(header.study_instance_uid)
+def _study_for(header: Header, *, patient: Patient | None, sender: Sender, tally: _Tally) -> Study:
+    uid = header.study_instance_uid
+    study = sender.study_cache.get(uid)
     if study is None:
-        study, _created = Study.objects.get_or_create(
-            study_instance_uid=header.study_instance_uid,
-            defaults=_study_fields(header, patient=patient, hospital=sender.hospital),
-        )
-        sender.study_cache[header.study_instance_uid] = study
+        lookup = {"study_instance_uid": uid}
+        defaults = _study_fields(header, patient=patient, hospital=sender.hospital)
+        if uid in sender.study_cache:  # looked up in this request, and missing
+            study, created = _create_or_get(Study, lookup, defaults)
+        else:
+            study, created = Study.objects.get_or_create(**lookup, defaults=defaults)
+        sender.study_cache[uid] = study
+        if created:
+            tally.new_studies.add(study.pk)
     if study.patient_id is None and patient is not None:
         Study.objects.filter(pk=study.pk, patient=None).update(patient=patient)
         study.patient = patient
@@ -357,126 +604,8 @@ def _study_fields(header: Header, *, patient: Patient | None, hospital: Hospital
         "description": header.study_description,
         "accession_number": header.accession_number,
         "institution_name": header.institution_name,
+        "modalities": header.modality[:100],
     }
-
-
-def ingest_flush(*, sender: Sender) -> None:
-    """Recount the touched series and studies from the instance table (so concurrent
-    senders and crashes cannot leave counts wrong) and queue the render caches once."""
-    if sender.pending:
-        _index_pending(sender)
-    if not sender.new_instance_ids:
-        return
-    ids, series_ids, study_ids = (
-        list(sender.new_instance_ids), set(sender.touched_series), set(sender.touched_studies)
-    )  # fmt: skip
-    sender.new_instance_ids.clear()
-    sender.touched_series.clear()
-    sender.touched_studies.clear()
-    new_series, sender.new_series = sender.new_series, False
-    with transaction.atomic():
-        _recount(series_ids, study_ids, photo=sender.photo_of_film, modalities=new_series)
-        transaction.on_commit(lambda: build_render_caches.delay(ids))
-
-
-def _index_pending(sender: Sender) -> None:
-    """One INSERT for a batch's new instances; duplicates resolved as one by one would."""
-    pending, sender.pending = sender.pending, []
-    uids = [p.header.sop_instance_uid for p in pending]
-    existing = {i.sop_instance_uid: i for i in Instance.objects.filter(sop_instance_uid__in=uids)}
-    fresh: dict[str, Pending] = {}
-    later: list[Pending] = []
-    for item in pending:
-        uid = item.header.sop_instance_uid
-        if uid in existing or uid in fresh:
-            later.append(item)  # compared once the first copy is indexed
-        else:
-            fresh[uid] = item
-    try:
-        rows = _insert_batch(list(fresh.values()), sender)
-    except IntegrityError:
-        # Another sender indexed one of these meanwhile: fall back to one at a time.
-        sender.study_cache.clear()
-        sender.series_cache.clear()
-        rows = {}
-        later = list(fresh.values()) + later
-    existing.update(rows)
-    for item in later:
-        _settle_one(item, existing, sender)
-
-
-@transaction.atomic
-def _insert_batch(items: list[Pending], sender: Sender) -> dict[str, Instance]:
-    objects = []
-    for item in items:
-        study = _study_for(item.header, patient=item.patient, sender=sender)
-        series = _series_for(item.header, study=study, sender=sender)
-        objects.append(Instance(**_instance_fields(item.header, item.stored, series, sender)))
-        sender.touched_studies.add(study.pk)
-        sender.touched_series.add(series.pk)
-    Instance.objects.bulk_create(objects)
-    for item, row in zip(items, objects, strict=True):
-        item.result.instance_id = row.pk
-        sender.new_instance_ids.append(row.pk)
-    return {row.sop_instance_uid: row for row in objects}
-
-
-def _settle_one(item: Pending, existing: dict[str, Instance], sender: Sender) -> None:
-    """A batch member whose UID was already indexed (before or earlier in this batch), or
-    one the bulk INSERT could not take: the single-instance path decides."""
-    header, result = item.header, item.result
-    row = existing.get(header.sop_instance_uid)
-    if row is None:
-        try:
-            row = _index(header, item.stored, patient=item.patient, sender=sender)
-        except IntegrityError:
-            sender.study_cache.clear()
-            sender.series_cache.clear()
-            row = Instance.objects.get(sop_instance_uid=header.sop_instance_uid)
-        else:
-            result.instance_id = row.pk
-            existing[header.sop_instance_uid] = row
-            return
-    verdict = _duplicate(item.stored, name=result.name, header=header, existing=row, sender=sender)
-    result.status, result.code, result.reason = verdict.status, verdict.code, verdict.reason
-    result.instance_id, result.series_instance_uid = row.pk, ""
-
-
-def _recount(series_ids: set[int], study_ids: set[int], *, photo: bool, modalities: bool) -> None:
-    """Two UPDATEs with subqueries; the modality list only when a series was created."""
-    per_series = (
-        Instance.objects.filter(series=OuterRef("pk"))
-        .order_by()
-        .values("series")
-        .annotate(n=Count("*"))
-        .values("n")
-    )
-    Series.objects.filter(pk__in=series_ids).update(
-        number_of_instances=Coalesce(Subquery(per_series), 0)
-    )
-    study_instances = (
-        Instance.objects.filter(series__study=OuterRef("pk"))
-        .order_by()
-        .values("series__study")
-        .annotate(n=Count("*"))
-        .values("n")
-    )
-    study_series = (
-        Series.objects.filter(study=OuterRef("pk"))
-        .order_by()
-        .values("study")
-        .annotate(n=Count("*"))
-        .values("n")
-    )
-    updates: dict[str, Any] = {
-        "number_of_instances": Coalesce(Subquery(study_instances), 0),
-        "number_of_series": Coalesce(Subquery(study_series), 0),
-    }
-    if photo:
-        updates["has_photo_of_film"] = True
-    Study.objects.filter(pk__in=study_ids).update(**updates)
-    if modalities:
-        _relist_modalities(study_ids)
 
 
 def _relist_modalities(study_ids: set[int]) -> None:
@@ -497,7 +626,7 @@ def _relist_modalities(study_ids: set[int]) -> None:
 
 def upload_ingest(*, fp: IO[bytes], name: str, size: int, sender: Sender) -> list[IngestResult]:
     """One uploaded file: a DICOM file, or a zip whose members are each ingested.
-    The caller calls `ingest_flush` after the last file of the request."""
+    The caller calls `ingest_finish` after the last file of the request."""
     fp.seek(0)
     head = fp.read(4)
     fp.seek(0)
@@ -556,12 +685,15 @@ def record_upload_audit(
 ) -> None:
     """One audit row per child the upload filed images under (one without a child for
     rejected or unmatched files): what was accepted, out of how many."""
-    results = list(results)
     by_child: dict[int | None, list[IngestResult]] = {}
+    children: dict[int, Patient] = {patient.pk: patient} if patient is not None else {}
     for result in results:
         key = patient.pk if patient is not None else result.patient_id
         by_child.setdefault(key, []).append(result)
-    children = {p.pk: p for p in Patient.objects.filter(pk__in=[k for k in by_child if k])}
+        if key is not None and result.patient is not None:
+            children.setdefault(key, result.patient)
+    if unknown := [key for key in by_child if key is not None and key not in children]:
+        children.update((p.pk, p) for p in Patient.objects.filter(pk__in=unknown))
     for key, group in by_child.items():
         accepted = sum(r.status == Outcome.ACCEPTED for r in group)
         studies = sorted({r.study_instance_uid for r in group if r.study_instance_uid})

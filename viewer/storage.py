@@ -49,12 +49,11 @@ class _ZeroedPreamble(File):
         want = size if size and size > 0 else CHUNK * 64
         if self.lead:
             block, self.lead = self.lead, b""
-            block += self.src.read(max(want - len(block), 0))
+        elif self.pos < PREAMBLE:
+            # The preamble is handed out alone, zeroed: the rest goes through uncopied.
+            block = b"\0" * len(self.src.read(min(want, PREAMBLE - self.pos)))
         else:
             block = self.src.read(want)
-        if self.pos < PREAMBLE and block:
-            cut = min(PREAMBLE - self.pos, len(block))
-            block = b"\0" * cut + block[cut:]
         self.pos += len(block)
         self.digest.update(block)
         return block

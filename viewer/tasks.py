@@ -17,3 +17,16 @@ def orphans_sweep_task() -> int:
     from viewer.orphans import orphans_sweep
 
     return len(orphans_sweep().deleted)
+
+
+@shared_task(
+    bind=True, acks_late=True, max_retries=5, autoretry_for=(Exception,), retry_backoff=True
+)
+def build_series_render_caches(self, series_id: int) -> None:  # noqa: ANN001
+    """Render caches for a series' uncached instances, queued once per debounce window by
+    ingest. While another worker builds the same series it comes back later (a new message,
+    not a retry: the wait is bounded by the builder's lock, not by a retry count)."""
+    from viewer.services import series_render_caches_build
+
+    if not series_render_caches_build(series_id=series_id):
+        build_series_render_caches.apply_async(args=[series_id], countdown=5)

@@ -45,7 +45,7 @@ from viewer.services import (
     conflict_replace,
     dicom_node_create,
     dicom_node_deactivate,
-    ingest_flush,
+    ingest_finish,
     instance_ingest,
     integration_token_create,
     integration_token_revoke,
@@ -104,8 +104,7 @@ def upload_files(request: HttpRequest, pk: int) -> JsonResponse:
     for index, upload in enumerate(files):
         name = paths[index][:255] if index < len(paths) and paths[index] else upload.name
         results += upload_ingest(fp=upload.file, name=name, size=upload.size, sender=sender)
-    ingest_flush(sender=sender)
-    record_upload_audit(request=request, results=results, patient=patient)
+    ingest_finish(sender=sender, request=request, results=results, patient=patient)
     return JsonResponse({"results": [r.as_dict() for r in results]})
 
 
