@@ -296,6 +296,25 @@ def stow_parallel(url: str, paths: list[Path], clients: int, headers: dict) -> f
     return len(paths) / (time.perf_counter() - started)
 
 
+def print_ceiling(paths: list[Path], *, orthanc_rate: float) -> None:
+    """The same STOW 1/request sent to a do-nothing Python ASGI app (bench/null_asgi.py) under
+    uvicorn: what is left per request for real work if PedsLink is to reach 2× Orthanc."""
+    port = free_port()
+    proc = subprocess.Popen([str(ROOT / ".venv/bin/uvicorn"), "bench.null_asgi:app", "--host",
+                             "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+                            cwd=ROOT)  # fmt: skip
+    try:
+        wait_port(port)
+        rate = stow(f"http://127.0.0.1:{port}/", paths, 1, {})
+    finally:
+        proc.terminate()
+        proc.wait()
+    budget_ms = (1 / (2 * orthanc_rate) - 1 / rate) * 1000
+    print(f"  ceiling: a do-nothing Python ASGI app under uvicorn, same client and requests: "
+          f"{rate:.1f} req/s; 2× Orthanc leaves {budget_ms:.2f} ms of work per request",
+          flush=True)  # fmt: skip
+
+
 def storescu(port: int, aec: str, paths: list[Path]) -> float:
     started = time.perf_counter()
     subprocess.run(["storescu", "-aet", "BENCHSCU", "-aec", aec, "127.0.0.1", str(port),
@@ -373,6 +392,8 @@ def run() -> None:
                 a = stow(pl_stow, fresh("pl"), per, auth)
                 b = stow(or_stow, fresh("or"), per, {})
                 line(f"STOW-RS {per}/request", a, b)
+                if per == 1:
+                    print_ceiling(fresh("null", 100), orthanc_rate=b)
             # An extra line, not a replacement: several senders at once use every worker.
             a = stow_parallel(pl_stow, fresh("pl"), CLIENTS, auth)
             b = stow_parallel(or_stow, fresh("or"), CLIENTS, {})
