@@ -30,9 +30,30 @@
     });
   }
 
-  function connect(path, delay) {
+  // What a refreshed fragment says about signed reports (data-report-mark), as the page had it.
+  var reportMark = null;
+  function reportMarkNow() {
+    var el = document.querySelector("[data-report-mark]");
+    return el ? el.getAttribute("data-report-mark") : null;
+  }
+  // A page that reloads on "report" also reloads when a refetch shows a report it lacks: an
+  // event pushed before this page's socket was open (the page was still loading) is not lost.
+  document.addEventListener("live:refreshed", function () {
+    var now = reportMarkNow();
+    if (reportMark !== null && now !== null && now !== reportMark &&
+        document.querySelector('[data-live-reload~="report"]')) location.reload();
+  });
+
+  function connect(path, delay, again) {
     var socket = new WebSocket(scheme + location.host + path);
-    socket.onopen = function () { delay = 1000; document.documentElement.dataset.live = "on"; };
+    socket.onopen = function () {
+      delay = 1000;
+      document.documentElement.dataset.live = "on";
+      // Events pushed while the socket was down are refetched once it is open again; on the
+      // first open, a page that reloads on "report" checks the report it was rendered with.
+      if (again) ["consultation", "message", "receipt", "bell", "referral"].forEach(refresh);
+      else if (path !== "/ws/live/" && document.querySelector('[data-live-reload~="report"]')) refresh("consultation");
+    };
     socket.onmessage = function (message) {
       var event = JSON.parse(message.data);
       refresh(event.kind);
@@ -41,8 +62,7 @@
       document.documentElement.dataset.live = "off";
       if (e.code >= 4400 && e.code < 4500) return; // refused: do not hammer
       setTimeout(function () {
-        connect(path, Math.min(delay * 2, 30000));
-        ["consultation", "message", "bell", "referral"].forEach(refresh); // catch up on what was missed
+        connect(path, Math.min(delay * 2, 30000), true); // its onopen catches up
       }, delay);
     };
   }
@@ -65,6 +85,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    reportMark = reportMarkNow();
     connect("/ws/live/", 1000);
     document.querySelectorAll("[data-ws-path]").forEach(function (el) {
       connect(el.getAttribute("data-ws-path"), 1000);

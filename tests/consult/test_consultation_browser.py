@@ -88,3 +88,33 @@ def test_township_doctor_to_signed_report(
     assert "回结肠型肠套叠" in text.replace(" ", "")
     case.refresh_from_db()
     assert case.status == Status.REPORTED
+
+
+def test_report_signed_while_the_page_was_loading_still_shows(
+    page, asgi_server, in_review, password
+):
+    """The "report" event is pushed while the doctor's page is still loading (its script, and so
+    its socket, not there yet): once the socket opens, the page sees the report and shows it."""
+    from consult.reporting import report_save, report_sign
+
+    held = []
+
+    def hold(route):  # noqa: ANN001 - the page's live script waits for us
+        held.append(route)
+
+    browser_login(page, asgi_server, in_review.requested_by, password)
+    page.route("**/consult/live*.js", hold)
+    page.goto(f"{asgi_server.url}/consultations/{in_review.pk}/", wait_until="commit")
+    page.wait_for_selector("[data-report-mark]", state="attached")
+    assert not page.locator("a.pdf").count()
+
+    specialist = in_review.assigned_to
+    report_save(consultation=in_review, user=specialist, edit_version=0, template="general",
+                findings="双肾大小形态正常。", impression="未见异常。")  # fmt: skip
+    report_sign(consultation=in_review, user=specialist, password=password)
+    while not held:  # the route handler runs while Playwright waits
+        page.wait_for_timeout(50)
+    held[0].continue_()
+
+    page.wait_for_selector("a.pdf")
+    assert "未见异常" in page.inner_text(".consultation")
