@@ -47,6 +47,18 @@ def key_for(instance_id: int, sha256: str, name: str) -> str:
     return f"{PREFIX}/{instance_id}-{sha256[:12]}/{name}"
 
 
+def drop(instance_id: int, sha256: str) -> int:
+    """Delete every rendering cached for these bytes of an instance (they were replaced)."""
+    folder = key_for(instance_id, sha256, "").rstrip("/")
+    try:
+        _dirs, files = default_storage.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+    for name in files:
+        default_storage.delete(f"{folder}/{name}")
+    return len(files)
+
+
 def modality16_headers(meta: dict) -> dict[str, str]:
     """How to read a 16-bit form: value = (stored - offset) * slope + intercept."""
     if not meta:

@@ -835,6 +835,10 @@ def conflict_replace(*, conflict: IngestConflict, user: User, reason: str) -> In
     row.save()
     # What the viewer read from the old header is stale; the render cache is keyed by hash.
     RenderInfo.objects.filter(instance_id=instance.pk).delete()
+    from viewer import render_cache
+
+    stale_sha = old[2]
+    transaction.on_commit(lambda: render_cache.drop(instance.pk, stale_sha), robust=True)
     audit_record(
         user=user,
         action=Action.UPDATE,

@@ -256,3 +256,24 @@ def test_the_badge_shows_the_open_count_in_the_browser(
     page.wait_for_url(f"{live_server.url}/imaging/conflicts/")
     assert page.locator("#conflicts tbody").inner_text().count(conflict.sop_instance_uid) == 0
     assert page.locator("#conflict-count").is_hidden()
+
+
+def test_replacing_drops_the_old_renderings_and_the_viewer_renders_the_new_pixels(
+    login, county_doctor, conflict, django_capture_on_commit_callbacks
+):
+    from viewer import render_cache
+    from viewer.render import RenderOptions
+
+    instance = conflict.existing
+    old = render_cache.rendered(instance, RenderOptions(frame=0, media_type="image/png"))
+    old_folder = render_cache.key_for(instance.pk, instance.sha256, "").rstrip("/")
+    assert default_storage.listdir(old_folder)[1]
+    with django_capture_on_commit_callbacks(execute=True):
+        login(county_doctor).post(
+            reverse("viewer:conflict", args=[conflict.pk]),
+            {"action": "replace", "reason": "pixels corrected at the PACS"},
+        )
+    assert default_storage.listdir(old_folder)[1] == []
+    instance.refresh_from_db()
+    new = render_cache.rendered(instance, RenderOptions(frame=0, media_type="image/png"))
+    assert new.data != old.data  # the corrected image (all zero pixels), not the cached old one
