@@ -18,6 +18,16 @@ const PREFETCH_CONCURRENCY = 3;
 // queued when one finishes (no JavaScript round trip between them).
 const LOCAL_CONCURRENCY = 12;
 const BATCH_SIZE = 16;
+// 16-bit frames in batches (kind=u16): a few large responses instead of one request per
+// slice, each part a gzip member inflated here with the browser's DecompressionStream.
+const U16_BATCH_SIZE = 16;
+const U16_CONCURRENCY = 6;
+const CAN_INFLATE = typeof DecompressionStream === "function";
+
+async function inflate(bytes) {
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  return new Response(stream).arrayBuffer();
+}
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 // The raw little-endian uint16 form (viewer.study_views.frame_modality_u16) as pixels.
@@ -223,17 +233,20 @@ export class Viewport {
     return entry;
   }
 
-  batchable(item) {
+  // Which batch resource a frame can come from ("jpeg", "u16"), or "" for its own request.
+  batchKind(item) {
     const inst = item.inst;
-    return !inst.problem && this.useServer(inst) && inst.rows * inst.columns <= SERVER_MAX_SIDE * SERVER_MAX_SIDE;
+    if (inst.problem) return "";
+    if (!this.useServer(inst)) return CAN_INFLATE ? "u16" : "";
+    return inst.rows * inst.columns <= SERVER_MAX_SIDE * SERVER_MAX_SIDE ? "jpeg" : "";
   }
 
   // Many server JPEGs in one request (see viewer.study_views.series_frames_batch): a series
   // loads in a few round trips instead of one per slice.
-  async loadBatch(indices, generation) {
+  async loadBatch(indices, generation, kind) {
     const items = indices.map((i) => this.frames[i]);
-    const params = new URLSearchParams({ kind: "jpeg", frames: items.map((it) => `${it.inst.uid}:${it.frame + 1}`).join(",") });
-    if (this.window) params.set("window", `${this.window[0]},${this.window[1]}`);
+    const params = new URLSearchParams({ kind, frames: items.map((it) => `${it.inst.uid}:${it.frame + 1}`).join(",") });
+    if (this.window && kind === "jpeg") params.set("window", `${this.window[0]},${this.window[1]}`);
     const url = `/viewer/studies/${this.study.uid}/series/${this.series.uid}/frames?${params}`;
     let buffer;
     try {
@@ -258,7 +271,11 @@ export class Viewport {
         let entry;
         try {
           if (e.problem) entry = { kind: "problem", reason: e.problem };
-          else {
+          else if (kind === "u16") {
+            const raw = await inflate(bytes);
+            if (!e.rows || !e.columns || raw.byteLength !== e.rows * e.columns * 2) throw new Error(_("The image data is damaged and cannot be decoded."));
+            entry = { kind: "m16", w: e.columns, h: e.rows, data: u16Pixels(raw), offset: Number(e.offset || 0), slope: Number(e.slope ?? 1), intercept: Number(e.intercept || 0) };
+          } else {
             const bitmap = await createImageBitmap(new Blob([bytes], { type: "image/jpeg" }));
             entry = { kind: "img", bitmap, w: item.inst.columns || bitmap.width, h: item.inst.rows || bitmap.height };
           }
@@ -282,30 +299,38 @@ export class Viewport {
       if (this.index - d >= 0) order.push(this.index - d);
     }
     const batches = [];
-    let batch = [];
+    const open = { jpeg: [], u16: [] };
+    const size = { jpeg: BATCH_SIZE, u16: U16_BATCH_SIZE };
     for (const i of order) {
       if (this.cache.has(i)) continue;
-      if (!this.batchable(this.frames[i])) {
+      const kind = this.batchKind(this.frames[i]);
+      if (!kind) {
         batches.push([i]);
         continue;
       }
-      batch.push(i);
-      if (batch.length === BATCH_SIZE) { batches.push(batch); batch = []; }
+      open[kind].push(i);
+      if (open[kind].length === size[kind]) {
+        batches.push(Object.assign(open[kind], { kind }));
+        open[kind] = [];
+      }
     }
-    if (batch.length) batches.push(batch);
+    for (const kind of ["jpeg", "u16"]) if (open[kind].length) batches.push(Object.assign(open[kind], { kind }));
     let next = 0;
     const worker = async () => {
       while (next < batches.length && generation === this.generation) {
-        const group = batches[next++].filter((i) => !this.cache.has(i));
+        const batch = batches[next++];
+        const group = batch.filter((i) => !this.cache.has(i));
         if (!group.length) continue;
         if (group.length === 1) { await this.ensure(group[0]); continue; }
         const pending = new Promise((resolve) => (group.resolve = resolve));
         for (const i of group) this.cache.set(i, pending);
-        await this.loadBatch(group, generation);
+        await this.loadBatch(group, generation, batch.kind);
         group.resolve();
       }
     };
-    const lanes = batches.some((b) => b.length > 1) ? PREFETCH_CONCURRENCY : LOCAL_CONCURRENCY;
+    const jpeg = batches.some((b) => b.kind === "jpeg");
+    const u16 = batches.some((b) => b.kind === "u16");
+    const lanes = jpeg ? PREFETCH_CONCURRENCY : u16 ? U16_CONCURRENCY : LOCAL_CONCURRENCY;
     await Promise.all(Array.from({ length: lanes }, worker));
   }
 
