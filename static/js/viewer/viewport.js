@@ -11,17 +11,20 @@ export const CT_PRESETS = {
   bone: [400, 1800],
   brain: [40, 80],
 };
-// Server JPEGs come in batches (see loadBatch); 16-bit frames one per request, gzipped by
-// the server and inflated by the browser's network stack, so they need no decoding here.
+// Server JPEGs come in batches (see loadBatch); so do 16-bit frames (below). The first
+// frame, and every frame where DecompressionStream is missing, is one request, gzipped by
+// the server and inflated by the browser's network stack.
 const PREFETCH_CONCURRENCY = 3;
 // More than the browser's six connections per host, so that the next request is already
 // queued when one finishes (no JavaScript round trip between them).
 const LOCAL_CONCURRENCY = 12;
 const BATCH_SIZE = 16;
 // 16-bit frames in batches (kind=u16): a few large responses instead of one request per
-// slice, each part a gzip member inflated here with the browser's DecompressionStream.
-const U16_BATCH_SIZE = 16;
-const U16_CONCURRENCY = 6;
+// slice (300 requests cost more than their pixels), each part a gzip member inflated here
+// with the browser's DecompressionStream (one Content-Encoding: gzip response cannot carry
+// several members: Chromium stops after the first). 32 × 4 measured best (bench/viewer.py).
+const U16_BATCH_SIZE = 32; // the server's MAX_BATCH
+const U16_CONCURRENCY = 4;
 const CAN_INFLATE = typeof DecompressionStream === "function";
 
 async function inflate(bytes) {
