@@ -242,3 +242,26 @@ def test_desktop_loads_the_series_in_batches_and_each_slice_keeps_its_own_values
             return ctx.getImageData(x, y, 1, 1).data[0]; }"""
     )
     assert 100 < grey < 156
+
+
+def test_when_batches_fail_the_series_still_loads_frame_by_frame(
+    page, live_server, alliance_admin, studies
+):
+    current, _prior = studies
+    page.route("**/frames?*", lambda route: route.abort())  # e.g. a proxy refusing them
+    single = []
+    page.on("request", lambda r: r.url.endswith("/modality.u16") and single.append(r.url))
+    open_viewer(page, live_server, alliance_admin, current)
+    page.wait_for_selector("#vp-main[data-loaded='all']")
+    assert len(single) == SLICES
+    page.locator("#vp-main .stack-slider").fill("5")
+    assert image_index(page) == 5
+    assert "cannot be shown" not in overlay(page, "msg") and "无法" not in overlay(page, "msg")
+    centres = page.evaluate(
+        """() => { const v = window.__viewer.main;
+            return v.frames.map((_f, i) => { const e = v.cache.get(i);
+                return e.kind === 'm16'
+                    ? (e.data[(e.h / 2) * e.w + e.w / 2] - e.offset) * e.slope + e.intercept
+                    : e.kind; }); }"""
+    )
+    assert centres == [40 + 10 * k for k in range(SLICES)]

@@ -257,7 +257,11 @@ export class Viewport {
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       buffer = await response.arrayBuffer();
     } catch (err) {
-      for (const i of indices) this.settle(i, generation, { kind: "problem", reason: String(err.message || err) });
+      // The batch failed as a whole (a proxy limit, a dropped connection): one request
+      // per frame instead, each failing (or not) on its own.
+      if (generation !== this.generation) return;
+      for (const i of indices) this.cache.delete(i);
+      await Promise.all(indices.map((i) => this.ensure(i)));
       return;
     }
     const length = new DataView(buffer).getUint32(0);
