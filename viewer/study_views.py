@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 
 from viewer import render_cache
 from viewer.access import audit_study_view, get_instance_for, get_series_for, get_study_for
-from viewer.manifest import can_save_measurements, study_manifest, study_priors
+from viewer.manifest import DICOMWEB, can_save_measurements, study_manifest, study_priors
 from viewer.render import RenderOptions
 from viewer.render_views import BadRequest, image_response, parse_frames, parse_options
 
@@ -44,7 +44,8 @@ def first_frame_urls(manifest: dict) -> dict[str, str]:
     if series is None or series["instances"][0]["problem"]:
         return {}
     first = series["instances"][0]
-    urls = {"server": f"{first['base']}/frames/1/rendered"}
+    base = DICOMWEB.format(study=manifest["uid"], series=series["uid"], instance=first["uid"])
+    urls = {"server": f"{base}/frames/1/rendered"}
     if first["info"].get("local_window"):
         urls["local"] = (
             manifest["modality_u16"]

@@ -181,7 +181,8 @@ export class Viewport {
     if (this.window && !inst.info?.photometric?.startsWith("RGB")) params.set("window", `${this.window[0]},${this.window[1]}`);
     if (inst.rows * inst.columns > SERVER_MAX_SIDE * SERVER_MAX_SIDE) params.set("viewport", `${SERVER_MAX_SIDE},${SERVER_MAX_SIDE}`);
     const query = params.toString();
-    return `${inst.base}/frames/${n}/rendered${query ? "?" + query : ""}`;
+    const base = `/dicomweb/studies/${this.study.uid}/series/${this.series.uid}/instances/${inst.uid}`; // viewer.manifest.DICOMWEB
+    return `${base}/frames/${n}/rendered${query ? "?" + query : ""}`;
   }
 
   async load(i, generation) {
