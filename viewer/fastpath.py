@@ -3,7 +3,9 @@
 Scrolling a series asks for hundreds of images. Through Django each one costs the middleware
 stack, a hop onto Django's one sync thread, a session, user, instance and access lookup and a
 cache read, about 5 ms of CPU: a third of Orthanc's rate. This ASGI app answers GETs of images
-that are already in the render cache with the same checks, in a few hundred microseconds:
+that are already in the render cache with the same checks, in a few hundred microseconds
+(also the viewer's batch of 16-bit frames, `.../series/<uid>/frames?kind=u16&frames=...`,
+when every frame in it is cached; session only, as in Django):
 
 - who: Django's database session (signed data, not expired, an active user whose session hash
   matches, the model backend) or a bearer integration token (not revoked, active account);
@@ -53,6 +55,8 @@ RENDERED = re.compile(rf"^/dicomweb/studies/{_UID}{_INSTANCE}(?:/frames/(\d{{1,6
 MODALITY16 = re.compile(
     rf"^/viewer/studies/{_UID}{_INSTANCE}/frames/(\d{{1,6}})/modality\.(png|u16)$"
 )
+BATCH = re.compile(rf"^/viewer/studies/{_UID}/series/{_UID}/frames$")
+BATCH_MAX = 32  # viewer.study_views.MAX_BATCH
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
@@ -65,12 +69,45 @@ class Route:
     frame: int  # 1-based, as in the URL
 
 
+@dataclass
+class BatchRoute:
+    """viewer.study_views.series_frames_batch with kind=u16 (session only)."""
+
+    study: str
+    series: str
+    frames: list[tuple[str, int]]  # (instance uid, 1-based frame), in the asked order
+
+
 def match(path: str) -> Route | None:
     if m := RENDERED.match(path):
         return Route("rendered", m[1], m[2], m[3], int(m[4] or 1))
     if m := MODALITY16.match(path):
         return Route(m[5], m[1], m[2], m[3], int(m[4]))
     return None
+
+
+def match_batch(path: str, query_string: bytes) -> BatchRoute | None:
+    """Only `?kind=u16&frames=uid:n,...` exactly (any other query: Django)."""
+    m = BATCH.match(path)
+    if m is None:
+        return None
+    from urllib.parse import parse_qsl
+
+    try:
+        query = parse_qsl(query_string.decode("ascii"), strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if sorted(k for k, _v in query) != ["frames", "kind"] or dict(query)["kind"] != "u16":
+        return None
+    frames = []
+    for part in dict(query)["frames"].split(","):
+        uid, _sep, frame = part.rpartition(":")
+        if not uid or not frame.isdigit() or len(frame) > 6:
+            return None
+        frames.append((uid, int(frame)))
+    if not 1 <= len(frames) <= BATCH_MAX:
+        return None
+    return BatchRoute(m[1], m[2], frames)
 
 
 def enabled() -> bool:
@@ -101,7 +138,11 @@ class CachedImages:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and not scope.get("root_path"):
             route = match(scope["path"])
-            if route is not None and not scope.get("query_string") and self._is_on():
+            if route is not None and scope.get("query_string"):
+                route = None
+            elif route is None and scope.get("query_string"):
+                route = match_batch(scope["path"], scope["query_string"])
+            if route is not None and self._is_on():
                 started = time.perf_counter()
                 headers = request_headers(scope)
                 try:
@@ -120,7 +161,7 @@ class CachedImages:
         return self._on
 
     async def _answer(
-        self, scope: Scope, route: Route, headers: dict[str, str]
+        self, scope: Scope, route: Route | BatchRoute, headers: dict[str, str]
     ) -> tuple[bytes, list] | None:
         host = headers.get("host", "")
         if settings.USE_X_FORWARDED_HOST and "x-forwarded-host" in headers:
@@ -128,6 +169,8 @@ class CachedImages:
         if not _host_allowed(host) or needs_redirect(scope, headers):
             return None
         backend = await self._get_backend()
+        if isinstance(route, BatchRoute):
+            return await backend.answer_batch(route, headers)
         return await backend.answer(route, headers)
 
     async def _get_backend(self) -> _Backend:
@@ -252,6 +295,69 @@ class _Backend:
             extra.append(("Content-Encoding", "gzip"))
         return data, _image_headers(media_type, vary_encoding=gzipped) + extra
 
+    async def answer_batch(
+        self, route: BatchRoute, headers: dict[str, str]
+    ) -> tuple[bytes, list] | None:
+        """The batch body Django builds, when every frame is there and cached."""
+        from viewer import render_cache
+        from viewer.access import may_see_key, study_view_key
+
+        async with self.pool.connection() as conn:
+            user_id = await self._session_principal(conn, headers)
+            if user_id is None:
+                return None
+            cursor = await conn.execute(
+                self.sql.series_instances,
+                (sorted({uid for uid, _f in route.frames}), route.series, route.study),
+            )
+            rows = {row[0]: row[1:] for row in await cursor.fetchall()}
+        studies = {row[3] for row in rows.values()}
+        if len(studies) != 1:
+            return None  # nothing found (Django answers 404 or the problems)
+        study_id = studies.pop()
+        may, viewed = await self.redis.mget(
+            self.make_key(may_see_key(user_id, study_id)),
+            self.make_key(study_view_key(user_id, study_id)),
+        )
+        if may != b"1" or viewed is None:
+            return None
+        index, blobs = [], []
+        for uid, frame in route.frames:
+            if uid not in rows:
+                return None  # Django reports the missing frame
+            instance_id, sha256, frames, _study = rows[uid]
+            if not 1 <= frame <= (frames or 1):
+                return None
+            key, meta_key = render_cache.form_keys(instance_id, sha256, frame - 1, "u16")
+            data, meta = _read(key), _read(meta_key)
+            if data is None or meta is None:
+                return None  # Django renders and caches it
+            index.append(
+                {"uid": uid, "frame": frame, "length": len(data), "problem": "", **json.loads(meta)}
+            )
+            blobs.append(data)
+        head = json.dumps(index).encode()
+        body = b"".join([len(head).to_bytes(4, "big"), head, *blobs])
+        return body, _image_headers("application/octet-stream")
+
+    async def _session_principal(self, conn: Any, headers: dict[str, str]) -> int | None:
+        """The session's user, checked as in _principal_and_instance (active, hash)."""
+        key = parse_cookie(headers.get("cookie", "")).get(settings.SESSION_COOKIE_NAME)
+        if not key:
+            return None
+        row = await _one(conn, self.sql.session, (key, dt.datetime.now(dt.UTC)))
+        if row is None:
+            return None
+        user_id, session_hash = _session_user(row[0])
+        if user_id is None:
+            return None
+        row = await _one(conn, self.sql.user, (user_id,))
+        if row is None or not row[1]:
+            return None
+        if not _hash_matches(user_id, row[0], session_hash):
+            return None
+        return user_id
+
     async def _principal_and_instance(
         self, conn: Any, route: Route, headers: dict[str, str]
     ) -> tuple[int, tuple] | None:
@@ -295,7 +401,7 @@ async def _one(conn: Any, query: str, params: tuple) -> tuple | None:
 
 
 class _Sql:
-    """The three statements, with table and column names taken from the models."""
+    """The statements, with table and column names taken from the models."""
 
     def __init__(self) -> None:
         from django.contrib.auth import get_user_model
@@ -322,6 +428,21 @@ class _Sql:
             f'JOIN "{ser.db_table}" se ON se.{col(ser, "id")} = i.{col(inst, "series")} '
             f'JOIN "{stu.db_table}" st ON st.{col(stu, "id")} = se.{col(ser, "study")} '
             f"WHERE i.{col(inst, 'sop_instance_uid')} = %s "
+            f"AND se.{col(ser, 'series_instance_uid')} = %s "
+            f"AND st.{col(stu, 'study_instance_uid')} = %s"
+        )
+        self.user = (
+            f"SELECT {col(user, 'password')}, {col(user, 'is_active')} "  # noqa: S608
+            f'FROM "{user.db_table}" WHERE {col(user, "id")} = %s'
+        )
+        self.series_instances = (
+            f"SELECT i.{col(inst, 'sop_instance_uid')}, i.{col(inst, 'id')}, "  # noqa: S608
+            f"i.{col(inst, 'sha256')}, i.{col(inst, 'number_of_frames')}, "
+            f"se.{col(ser, 'study')} "
+            f'FROM "{inst.db_table}" i '
+            f'JOIN "{ser.db_table}" se ON se.{col(ser, "id")} = i.{col(inst, "series")} '
+            f'JOIN "{stu.db_table}" st ON st.{col(stu, "id")} = se.{col(ser, "study")} '
+            f"WHERE i.{col(inst, 'sop_instance_uid')} = ANY(%s) "
             f"AND se.{col(ser, 'series_instance_uid')} = %s "
             f"AND st.{col(stu, 'study_instance_uid')} = %s"
         )

@@ -65,11 +65,9 @@ def _instance_entry(study: Study, instance: Instance, info: Any) -> dict[str, An
         "problem": info.problem if info is not None else "",
         "photo_of_film": instance.is_photo_of_film,
         "info": data,
-        "base": DICOMWEB.format(
-            study=study.study_instance_uid,
-            series=instance.series.series_instance_uid,
-            instance=instance.sop_instance_uid,
-        ),
+        # No per-instance URLs: the page builds them from the UIDs (DICOMWEB), which keeps
+        # the manifest embedded in the page (300 slices: a quarter of it) out of the way of
+        # its first image.
     }
 
 

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET
 
 from viewer import render_cache
 from viewer.access import audit_study_view, get_instance_for, get_series_for, get_study_for
-from viewer.manifest import can_save_measurements, study_manifest, study_priors
+from viewer.manifest import DICOMWEB, can_save_measurements, study_manifest, study_priors
 from viewer.render import RenderOptions
 from viewer.render_views import BadRequest, image_response, parse_frames, parse_options
 
@@ -44,7 +44,8 @@ def first_frame_urls(manifest: dict) -> dict[str, str]:
     if series is None or series["instances"][0]["problem"]:
         return {}
     first = series["instances"][0]
-    urls = {"server": f"{first['base']}/frames/1/rendered"}
+    base = DICOMWEB.format(study=manifest["uid"], series=series["uid"], instance=first["uid"])
+    urls = {"server": f"{base}/frames/1/rendered"}
     if first["info"].get("local_window"):
         urls["local"] = (
             manifest["modality_u16"]
@@ -120,9 +121,14 @@ def series_frames_batch(request: HttpRequest, study: str, series: str) -> HttpRe
     few requests rather than 300 (per-request overhead, not pixels, is what limits a series).
 
     Query: `frames=<instance uid>:<frame>,...` (frames 1-based, at most 32), `kind=m16` (the
-    lossless 16-bit PNGs) or `kind=jpeg` (server-rendered; `window=c,w` as for `rendered`).
+    lossless 16-bit PNGs), `kind=u16` (each frame's modality.u16 as its own gzip member,
+    exactly the bytes modality.u16 sends with Content-Encoding: gzip; the response itself
+    is not Content-Encoded, because browsers stop reading a gzip body after its first
+    member, so the page inflates each part) or `kind=jpeg` (server-rendered; `window=c,w`
+    as for `rendered`).
     Body: 4-byte big-endian length of a JSON index, the index (one entry per frame: uid,
-    frame, length, problem, offset/slope/intercept for m16), then the images back to back.
+    frame, length, problem, offset/slope/intercept for m16 and u16, rows/columns for u16),
+    then the images back to back.
     """
     obj = get_series_for(request, study, series)
     kind = request.GET.get("kind", "m16")
@@ -131,8 +137,8 @@ def series_frames_batch(request: HttpRequest, study: str, series: str) -> HttpRe
         options = parse_options(request)
     except BadRequest as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain")
-    if kind not in ("m16", "jpeg"):
-        return HttpResponse("kind must be m16 or jpeg", status=400, content_type="text/plain")
+    if kind not in ("m16", "u16", "jpeg"):
+        return HttpResponse("kind must be m16, u16 or jpeg", status=400, content_type="text/plain")
     instances = {
         i.sop_instance_uid: i
         for i in obj.instances.filter(sop_instance_uid__in={uid for uid, _f in wanted})
@@ -146,8 +152,9 @@ def series_frames_batch(request: HttpRequest, study: str, series: str) -> HttpRe
                 {"uid": uid, "frame": frame, "length": 0, "problem": "There is no such frame."}
             )
             continue
-        if kind == "m16":
-            result, meta = render_cache.modality16(instance, frame - 1)
+        if kind in ("m16", "u16"):
+            form = "png" if kind == "m16" else "u16"
+            result, meta = render_cache.modality16(instance, frame - 1, form)
         else:
             meta = {}
             result = render_cache.rendered(
@@ -156,16 +163,12 @@ def series_frames_batch(request: HttpRequest, study: str, series: str) -> HttpRe
                     frame - 1, options.window, options.viewport, "image/jpeg", options.quality
                 ),
             )
+        # A failed u16 frame sends no placeholder: the page shows the problem instead.
+        data = b"" if kind == "u16" and result.problem else result.data
         index.append(
-            {
-                "uid": uid,
-                "frame": frame,
-                "length": len(result.data),
-                "problem": result.problem,
-                **meta,
-            }
+            {"uid": uid, "frame": frame, "length": len(data), "problem": result.problem, **meta}
         )
-        blobs.append(result.data)
+        blobs.append(data)
     head = json.dumps(index).encode()
     body = b"".join([len(head).to_bytes(4, "big"), head, *blobs])
     response = HttpResponse(body, content_type="application/octet-stream")

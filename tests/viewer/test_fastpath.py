@@ -241,3 +241,52 @@ def test_a_host_django_does_not_serve_is_refused_as_before(server, county_doctor
     assert get(server, url, Cookie=cookie).fast
     refused = get(server, url, Cookie=cookie, Host="pedslink.evil.example")
     assert refused.status == 400 and not refused.fast
+
+
+def batch_url(study, instances, frame: int = 1) -> str:
+    series = study.series.first()
+    frames = ",".join(f"{i.sop_instance_uid}:{frame}" for i in instances)
+    return (
+        f"/viewer/studies/{study.study_instance_uid}/series/{series.series_instance_uid}"
+        f"/frames?kind=u16&frames={frames}"
+    )
+
+
+def test_a_batch_of_cached_16bit_frames_comes_back_the_same_from_the_fast_path(
+    server, county_doctor, ct_study
+):
+    cookie = session_cookie(county_doctor)
+    instances = list(ct_study.series.first().instances.order_by("instance_number"))
+    url = batch_url(ct_study, instances)
+    first = get(server, url, Cookie=cookie)  # Django: renders, caches, audits
+    second = get(server, url, Cookie=cookie)
+    assert first.status == second.status == 200
+    assert not first.fast and second.fast
+    assert second.body == first.body
+    for name in ("content-type", "content-length", "cache-control", "x-frame-options"):
+        assert second.headers.get(name) == first.headers.get(name), name
+    assert "content-encoding" not in second.headers
+    # Each part is the very gzip member modality.u16 sends.
+    one = get(server, frame_url(ct_study, 0, kind="u16"), Cookie=cookie, Accept_Encoding="gzip")
+    length = int.from_bytes(second.body[:4], "big")
+    assert one.body in second.body[4 + length :]
+    assert views_of(ct_study) == 1
+    # A frame that is not there: Django answers (and names the problem).
+    more = get(server, batch_url(ct_study, instances, frame=2), Cookie=cookie)
+    assert more.status == 200 and not more.fast
+
+
+def test_an_outsider_gets_404_and_a_denied_row_for_a_warmed_batch(
+    server, county_doctor, outsider, ct_study
+):
+    instances = list(ct_study.series.first().instances.all())
+    url = batch_url(ct_study, instances)
+    insider = session_cookie(county_doctor)
+    get(server, url, Cookie=insider)
+    assert get(server, url, Cookie=insider).fast
+    refused = get(server, url, Cookie=session_cookie(outsider))
+    assert refused.status == 404 and not refused.fast
+    assert AuditEvent.objects.filter(
+        action=AuditEvent.Action.DENIED, user=outsider, object_type="series"
+    ).exists()
+    assert get(server, url).status == 302  # no session: Django's login redirect

@@ -224,3 +224,65 @@ def test_batch_refused_to_outsider(login, outsider, ct_study):
     response = login(outsider).get(batch_url(ct_study, f"{inst.sop_instance_uid}:1"))
     assert response.status_code == 404
     assert AuditEvent.objects.filter(user=outsider, action="denied", object_type="series").exists()
+
+
+def test_u16_batch_holds_each_frame_exactly_as_modality_u16_sends_it(
+    login, county_doctor, ct_study
+):
+    import gzip
+
+    import numpy as np
+
+    series = ct_study.series.first()
+    instances = list(series.instances.order_by("instance_number"))
+    client = login(county_doctor)
+    frames = ",".join(f"{i.sop_instance_uid}:1" for i in instances)
+    response = client.get(batch_url(ct_study, frames, "u16"))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/octet-stream"
+    assert not response.has_header("Content-Encoding")  # the page inflates each part
+    index, parts = parse_batch(response.content)
+    assert [e["uid"] for e in index] == [i.sop_instance_uid for i in instances]
+    for k, (inst, entry, data) in enumerate(zip(instances, index, parts, strict=True)):
+        one = client.get(
+            f"/viewer/studies/{ct_study.study_instance_uid}/series/{series.series_instance_uid}"
+            f"/instances/{inst.sop_instance_uid}/frames/1/modality.u16",
+            HTTP_ACCEPT_ENCODING="gzip",
+        )
+        assert one["Content-Encoding"] == "gzip"
+        assert data == one.content  # the same cached gzip member, byte for byte
+        assert entry["rows"] == int(one["X-Rows"]) and entry["columns"] == int(one["X-Columns"])
+        assert entry["offset"] == int(one["X-Pixel-Offset"])
+        values = np.frombuffer(gzip.decompress(data), "<u2").reshape(entry["rows"], -1)
+        assert int(values[32, 32]) - entry["offset"] + entry["intercept"] == 40 + 10 * k
+
+
+def test_u16_batch_of_a_missing_frame_says_so_without_bytes(login, county_doctor, ct_study):
+    inst = ct_study.series.first().instances.first()
+    response = login(county_doctor).get(batch_url(ct_study, f"{inst.sop_instance_uid}:9", "u16"))
+    index, parts = parse_batch(response.content)
+    assert index[0]["problem"] == "There is no such frame."
+    assert parts == [b""]
+
+
+def test_u16_batch_refused_to_outsider_with_a_denied_row(login, outsider, ct_study):
+    inst = ct_study.series.first().instances.first()
+    response = login(outsider).get(batch_url(ct_study, f"{inst.sop_instance_uid}:1", "u16"))
+    assert response.status_code == 404
+    assert AuditEvent.objects.filter(user=outsider, action="denied", object_type="series").exists()
+
+
+def test_page_carries_the_script_translations_inline_in_the_users_language(
+    login, county_doctor, ct_study
+):
+    """No separate /jsi18n/ request for the viewer's scripts to wait on."""
+    client = login(county_doctor)
+    url = f"/viewer/studies/{ct_study.study_instance_uid}/"
+    html = client.get(url).content.decode()
+    assert 'src="/jsi18n/"' not in html
+    loading = json.dumps("加载中…")[1:-1]  # "Loading…" as the catalog spells it
+    assert loading in html
+    client.cookies["django_language"] = "en"
+    english = client.get(url).content.decode()
+    assert loading not in english
+    assert english.count("</script>") == english.count("<script")  # nothing ends it early

@@ -11,13 +11,26 @@ export const CT_PRESETS = {
   bone: [400, 1800],
   brain: [40, 80],
 };
-// Server JPEGs come in batches (see loadBatch); 16-bit frames one per request, gzipped by
-// the server and inflated by the browser's network stack, so they need no decoding here.
+// Server JPEGs come in batches (see loadBatch); so do 16-bit frames (below). The first
+// frame, and every frame where DecompressionStream is missing, is one request, gzipped by
+// the server and inflated by the browser's network stack.
 const PREFETCH_CONCURRENCY = 3;
 // More than the browser's six connections per host, so that the next request is already
 // queued when one finishes (no JavaScript round trip between them).
 const LOCAL_CONCURRENCY = 12;
 const BATCH_SIZE = 16;
+// 16-bit frames in batches (kind=u16): a few large responses instead of one request per
+// slice (300 requests cost more than their pixels), each part a gzip member inflated here
+// with the browser's DecompressionStream (one Content-Encoding: gzip response cannot carry
+// several members: Chromium stops after the first). 32 × 4 measured best (bench/viewer.py).
+const U16_BATCH_SIZE = 32; // the server's MAX_BATCH
+const U16_CONCURRENCY = 4;
+const CAN_INFLATE = typeof DecompressionStream === "function";
+
+async function inflate(bytes) {
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  return new Response(stream).arrayBuffer();
+}
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 // The raw little-endian uint16 form (viewer.study_views.frame_modality_u16) as pixels.
@@ -168,7 +181,8 @@ export class Viewport {
     if (this.window && !inst.info?.photometric?.startsWith("RGB")) params.set("window", `${this.window[0]},${this.window[1]}`);
     if (inst.rows * inst.columns > SERVER_MAX_SIDE * SERVER_MAX_SIDE) params.set("viewport", `${SERVER_MAX_SIDE},${SERVER_MAX_SIDE}`);
     const query = params.toString();
-    return `${inst.base}/frames/${n}/rendered${query ? "?" + query : ""}`;
+    const base = `/dicomweb/studies/${this.study.uid}/series/${this.series.uid}/instances/${inst.uid}`; // viewer.manifest.DICOMWEB
+    return `${base}/frames/${n}/rendered${query ? "?" + query : ""}`;
   }
 
   async load(i, generation) {
@@ -223,17 +237,20 @@ export class Viewport {
     return entry;
   }
 
-  batchable(item) {
+  // Which batch resource a frame can come from ("jpeg", "u16"), or "" for its own request.
+  batchKind(item) {
     const inst = item.inst;
-    return !inst.problem && this.useServer(inst) && inst.rows * inst.columns <= SERVER_MAX_SIDE * SERVER_MAX_SIDE;
+    if (inst.problem) return "";
+    if (!this.useServer(inst)) return CAN_INFLATE ? "u16" : "";
+    return inst.rows * inst.columns <= SERVER_MAX_SIDE * SERVER_MAX_SIDE ? "jpeg" : "";
   }
 
   // Many server JPEGs in one request (see viewer.study_views.series_frames_batch): a series
   // loads in a few round trips instead of one per slice.
-  async loadBatch(indices, generation) {
+  async loadBatch(indices, generation, kind) {
     const items = indices.map((i) => this.frames[i]);
-    const params = new URLSearchParams({ kind: "jpeg", frames: items.map((it) => `${it.inst.uid}:${it.frame + 1}`).join(",") });
-    if (this.window) params.set("window", `${this.window[0]},${this.window[1]}`);
+    const params = new URLSearchParams({ kind, frames: items.map((it) => `${it.inst.uid}:${it.frame + 1}`).join(",") });
+    if (this.window && kind === "jpeg") params.set("window", `${this.window[0]},${this.window[1]}`);
     const url = `/viewer/studies/${this.study.uid}/series/${this.series.uid}/frames?${params}`;
     let buffer;
     try {
@@ -241,7 +258,11 @@ export class Viewport {
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       buffer = await response.arrayBuffer();
     } catch (err) {
-      for (const i of indices) this.settle(i, generation, { kind: "problem", reason: String(err.message || err) });
+      // The batch failed as a whole (a proxy limit, a dropped connection): one request
+      // per frame instead, each failing (or not) on its own.
+      if (generation !== this.generation) return;
+      for (const i of indices) this.cache.delete(i);
+      await Promise.all(indices.map((i) => this.ensure(i)));
       return;
     }
     const length = new DataView(buffer).getUint32(0);
@@ -258,7 +279,11 @@ export class Viewport {
         let entry;
         try {
           if (e.problem) entry = { kind: "problem", reason: e.problem };
-          else {
+          else if (kind === "u16") {
+            const raw = await inflate(bytes);
+            if (!e.rows || !e.columns || raw.byteLength !== e.rows * e.columns * 2) throw new Error(_("The image data is damaged and cannot be decoded."));
+            entry = { kind: "m16", w: e.columns, h: e.rows, data: u16Pixels(raw), offset: Number(e.offset || 0), slope: Number(e.slope ?? 1), intercept: Number(e.intercept || 0) };
+          } else {
             const bitmap = await createImageBitmap(new Blob([bytes], { type: "image/jpeg" }));
             entry = { kind: "img", bitmap, w: item.inst.columns || bitmap.width, h: item.inst.rows || bitmap.height };
           }
@@ -282,30 +307,38 @@ export class Viewport {
       if (this.index - d >= 0) order.push(this.index - d);
     }
     const batches = [];
-    let batch = [];
+    const open = { jpeg: [], u16: [] };
+    const size = { jpeg: BATCH_SIZE, u16: U16_BATCH_SIZE };
     for (const i of order) {
       if (this.cache.has(i)) continue;
-      if (!this.batchable(this.frames[i])) {
+      const kind = this.batchKind(this.frames[i]);
+      if (!kind) {
         batches.push([i]);
         continue;
       }
-      batch.push(i);
-      if (batch.length === BATCH_SIZE) { batches.push(batch); batch = []; }
+      open[kind].push(i);
+      if (open[kind].length === size[kind]) {
+        batches.push(Object.assign(open[kind], { kind }));
+        open[kind] = [];
+      }
     }
-    if (batch.length) batches.push(batch);
+    for (const kind of ["jpeg", "u16"]) if (open[kind].length) batches.push(Object.assign(open[kind], { kind }));
     let next = 0;
     const worker = async () => {
       while (next < batches.length && generation === this.generation) {
-        const group = batches[next++].filter((i) => !this.cache.has(i));
+        const batch = batches[next++];
+        const group = batch.filter((i) => !this.cache.has(i));
         if (!group.length) continue;
         if (group.length === 1) { await this.ensure(group[0]); continue; }
         const pending = new Promise((resolve) => (group.resolve = resolve));
         for (const i of group) this.cache.set(i, pending);
-        await this.loadBatch(group, generation);
+        await this.loadBatch(group, generation, batch.kind);
         group.resolve();
       }
     };
-    const lanes = batches.some((b) => b.length > 1) ? PREFETCH_CONCURRENCY : LOCAL_CONCURRENCY;
+    const jpeg = batches.some((b) => b.kind === "jpeg");
+    const u16 = batches.some((b) => b.kind === "u16");
+    const lanes = jpeg ? PREFETCH_CONCURRENCY : u16 ? U16_CONCURRENCY : LOCAL_CONCURRENCY;
     await Promise.all(Array.from({ length: lanes }, worker));
   }
 
