@@ -26,7 +26,6 @@ from pydicom.uid import UID
 from consult.audit import Action, audit_denied, audit_record
 from viewer import multipart, qido_fields, storage, transcode
 from viewer.auth import dicomweb_endpoint
-from viewer.ingest import person_name_groups
 from viewer.models import Instance, Series, Source, Study
 from viewer.selectors import instances_visible_to, series_visible_to, studies_visible_to
 from viewer.services import (
@@ -361,70 +360,35 @@ def _number(value: str) -> int:
         raise BadQuery(f"{value!r} is not a number.") from None
 
 
-def _text(value: str, vr: str = "LO") -> dict[str, Any]:
-    return {"vr": vr, "Value": [value]} if value else {"vr": vr}
+# The attributes a QIDO-RS result carries by default (PS3.18 §8.3.4.3; more with includefield),
+# taken from what the index knows (viewer.qido_fields), plus the Retrieve URL.
+STUDY_DEFAULT = ("00080020", "00080030", "00080050", "00080061", "00081030", "00100010",
+                 "00100020", "0020000D", "00201206", "00201208")  # fmt: skip
+SERIES_DEFAULT = ("0020000D", "0020000E", "00080060", "0008103E", "00180015", "00200011",
+                  "00201209")  # fmt: skip
+INSTANCE_DEFAULT = ("0020000D", "0020000E", "00080016", "00080018", "00200013", "00280008",
+                    "00280010", "00280011")  # fmt: skip
 
 
-def _pn(value: str) -> dict[str, Any]:
-    return {"vr": "PN", "Value": [person_name_groups(value)]} if value else {"vr": "PN"}
+def _defaults(indexed: dict[str, Any], tags: tuple[str, ...], url: str) -> dict[str, Any]:
+    return {**{t: indexed[t] for t in tags}, "00081190": qido_fields.text_value(url, "UR")}
 
 
 def _study_json(request: HttpRequest, study: Study) -> dict[str, Any]:
-    out = {
-        "00080020": _text(study.study_date.strftime("%Y%m%d") if study.study_date else "", "DA"),
-        "00080030": _text(study.study_time.strftime("%H%M%S") if study.study_time else "", "TM"),
-        "00080050": _text(study.accession_number, "SH"),
-        "00080061": {"vr": "CS", "Value": [m for m in study.modalities.split("\\") if m]},
-        "00081030": _text(study.description),
-        "00100010": _pn(study.patient_name_in_file),
-        "00100020": _text(study.patient_id_in_file),
-        "0020000D": _ui(study.study_instance_uid),
-        "00201206": {"vr": "IS", "Value": [study.number_of_series]},
-        "00201208": {"vr": "IS", "Value": [study.number_of_instances]},
-        "00081190": _text(
-            request.build_absolute_uri(f"/dicomweb/studies/{study.study_instance_uid}"), "UR"
-        ),
-    }
-    return out
+    url = request.build_absolute_uri(f"/dicomweb/studies/{study.study_instance_uid}")
+    return _defaults(qido_fields.study_indexed(study), STUDY_DEFAULT, url)
 
 
 def _series_json(request: HttpRequest, series: Series) -> dict[str, Any]:
-    study_uid = series.study.study_instance_uid
-    return {
-        "0020000D": _ui(study_uid),
-        "0020000E": _ui(series.series_instance_uid),
-        "00080060": _text(series.modality, "CS"),
-        "0008103E": _text(series.description),
-        "00180015": _text(series.body_part, "CS"),
-        "00200011": {"vr": "IS", "Value": [series.series_number]}
-        if series.series_number is not None
-        else {"vr": "IS"},
-        "00201209": {"vr": "IS", "Value": [series.number_of_instances]},
-        "00081190": _text(
-            request.build_absolute_uri(
-                f"/dicomweb/studies/{study_uid}/series/{series.series_instance_uid}"
-            ),
-            "UR",
-        ),
-    }
+    url = request.build_absolute_uri(
+        f"/dicomweb/studies/{series.study.study_instance_uid}/series/{series.series_instance_uid}"
+    )
+    return _defaults(qido_fields.series_indexed(series), SERIES_DEFAULT, url)
 
 
 def _instance_json(request: HttpRequest, instance: Instance) -> dict[str, Any]:
-    out = {
-        "0020000D": _ui(instance.series.study.study_instance_uid),
-        "0020000E": _ui(instance.series.series_instance_uid),
-        "00080016": _ui(instance.sop_class_uid),
-        "00080018": _ui(instance.sop_instance_uid),
-        "00200013": {"vr": "IS", "Value": [instance.instance_number]}
-        if instance.instance_number is not None
-        else {"vr": "IS"},
-        "00280008": {"vr": "IS", "Value": [instance.number_of_frames]},
-        "00081190": _text(request.build_absolute_uri(_path(instance)), "UR"),
-    }
-    if instance.rows:
-        out["00280010"] = {"vr": "US", "Value": [instance.rows]}
-        out["00280011"] = {"vr": "US", "Value": [instance.columns]}
-    return out
+    url = request.build_absolute_uri(_path(instance))
+    return _defaults(qido_fields.instance_indexed(instance), INSTANCE_DEFAULT, url)
 
 
 # --- WADO-RS ----------------------------------------------------------------------------

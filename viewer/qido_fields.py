@@ -74,7 +74,8 @@ def _add(include: Include, item: str) -> None:
 # --- what the index knows, per level ------------------------------------------------------
 
 
-def _text(value: str, vr: str = "LO") -> dict[str, Any]:
+def text_value(value: str, vr: str = "LO") -> dict[str, Any]:
+    """A DICOM JSON attribute of one string value (none when empty)."""
     return {"vr": vr, "Value": [value]} if value else {"vr": vr}
 
 
@@ -90,15 +91,19 @@ def _int(value: int | None, vr: str = "IS") -> dict[str, Any]:
 
 def study_indexed(study: Study) -> dict[str, dict[str, Any]]:
     return {
-        "00080020": _text(study.study_date.strftime("%Y%m%d") if study.study_date else "", "DA"),
-        "00080030": _text(study.study_time.strftime("%H%M%S") if study.study_time else "", "TM"),
-        "00080050": _text(study.accession_number, "SH"),
+        "00080020": text_value(
+            study.study_date.strftime("%Y%m%d") if study.study_date else "", "DA"
+        ),
+        "00080030": text_value(
+            study.study_time.strftime("%H%M%S") if study.study_time else "", "TM"
+        ),
+        "00080050": text_value(study.accession_number, "SH"),
         "00080061": {"vr": "CS", "Value": [m for m in study.modalities.split("\\") if m]},
-        "00080080": _text(study.institution_name),
-        "00081030": _text(study.description),
+        "00080080": text_value(study.institution_name),
+        "00081030": text_value(study.description),
         "00100010": _pn(study.patient_name_in_file),
-        "00100020": _text(study.patient_id_in_file),
-        "0020000D": _text(study.study_instance_uid, "UI"),
+        "00100020": text_value(study.patient_id_in_file),
+        "0020000D": text_value(study.study_instance_uid, "UI"),
         "00201206": _int(study.number_of_series),
         "00201208": _int(study.number_of_instances),
     }
@@ -107,12 +112,12 @@ def study_indexed(study: Study) -> dict[str, dict[str, Any]]:
 def series_indexed(series: Series) -> dict[str, dict[str, Any]]:
     return {
         **study_indexed(series.study),
-        "0020000E": _text(series.series_instance_uid, "UI"),
-        "00080060": _text(series.modality, "CS"),
-        "0008103E": _text(series.description),
-        "00180015": _text(series.body_part, "CS"),
+        "0020000E": text_value(series.series_instance_uid, "UI"),
+        "00080060": text_value(series.modality, "CS"),
+        "0008103E": text_value(series.description),
+        "00180015": text_value(series.body_part, "CS"),
         "00200011": _int(series.series_number),
-        "00200052": _text(series.frame_of_reference_uid, "UI"),
+        "00200052": text_value(series.frame_of_reference_uid, "UI"),
         "00201209": _int(series.number_of_instances),
     }
 
@@ -121,13 +126,13 @@ def instance_indexed(instance: Instance) -> dict[str, dict[str, Any]]:
     spacing = [float(v) for v in instance.pixel_spacing.split("\\") if v]
     return {
         **series_indexed(instance.series),
-        "00080016": _text(instance.sop_class_uid, "UI"),
-        "00080018": _text(instance.sop_instance_uid, "UI"),
-        "00083002": _text(instance.transfer_syntax_uid, "UI"),
+        "00080016": text_value(instance.sop_class_uid, "UI"),
+        "00080018": text_value(instance.sop_instance_uid, "UI"),
+        "00083002": text_value(instance.transfer_syntax_uid, "UI"),
         "00200013": _int(instance.instance_number),
         "00280008": _int(instance.number_of_frames),
-        "00280010": _int(instance.rows, "US"),
-        "00280011": _int(instance.columns, "US"),
+        "00280010": _int(instance.rows or None, "US"),
+        "00280011": _int(instance.columns or None, "US"),
         "00280030": {"vr": "DS", "Value": spacing} if spacing else {"vr": "DS"},
     }
 
