@@ -340,8 +340,8 @@ class _Backend:
         body = b"".join([len(head).to_bytes(4, "big"), head, *blobs])
         return body, _image_headers("application/octet-stream")
 
-    async def _session_principal(self, conn: Any, headers: dict[str, str]) -> int | None:
-        """The session's user, checked as in _principal_and_instance (active, hash)."""
+    async def _session(self, conn: Any, headers: dict[str, str]) -> tuple[int, str] | None:
+        """The session's user id and auth hash, as django.contrib.auth.get_user reads them."""
         key = parse_cookie(headers.get("cookie", "")).get(settings.SESSION_COOKIE_NAME)
         if not key:
             return None
@@ -349,8 +349,14 @@ class _Backend:
         if row is None:
             return None
         user_id, session_hash = _session_user(row[0])
-        if user_id is None:
+        return None if user_id is None else (user_id, session_hash)
+
+    async def _session_principal(self, conn: Any, headers: dict[str, str]) -> int | None:
+        """The session's user, checked as in _principal_and_instance (active, hash)."""
+        session = await self._session(conn, headers)
+        if session is None:
             return None
+        user_id, session_hash = session
         row = await _one(conn, self.sql.user, (user_id,))
         if row is None or not row[1]:
             return None
@@ -366,15 +372,10 @@ class _Backend:
         scheme, _sep, secret = authorization.partition(" ")
         if route.kind == "rendered" and scheme.lower() == "bearer" and secret.strip():
             return await self._token(conn, secret.strip(), uids)
-        key = parse_cookie(headers.get("cookie", "")).get(settings.SESSION_COOKIE_NAME)
-        if not key:
+        session = await self._session(conn, headers)
+        if session is None:
             return None
-        row = await _one(conn, self.sql.session, (key, dt.datetime.now(dt.UTC)))
-        if row is None:
-            return None
-        user_id, session_hash = _session_user(row[0])
-        if user_id is None:
-            return None
+        user_id, session_hash = session
         row = await _one(conn, self.sql.user_instance, (*uids, user_id))
         if row is None or not row[1] or row[2] is None:
             return None
