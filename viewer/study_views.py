@@ -13,7 +13,13 @@ from django.views.decorators.http import require_GET
 
 from viewer import render_cache
 from viewer.access import audit_study_view, get_instance_for, get_series_for, get_study_for
-from viewer.manifest import DICOMWEB, can_save_measurements, study_manifest, study_priors
+from viewer.manifest import (
+    DICOMWEB,
+    can_save_measurements,
+    study_manifest,
+    study_priors,
+    wire_form,
+)
 from viewer.render import RenderOptions
 from viewer.render_views import BadRequest, image_response, parse_frames, parse_options
 
@@ -30,7 +36,7 @@ def study_page(request: HttpRequest, study: str) -> HttpResponse:
         {
             "study": obj,
             "header": manifest["header"],
-            "manifest": manifest,
+            "manifest": wire_form(manifest),
             "priors": study_priors(obj, request.user),
             "can_open_ohif": can_save_measurements(request.user),
             "first_frame": first_frame_urls(manifest),
@@ -64,7 +70,7 @@ def study_manifest_json(request: HttpRequest, study: str) -> JsonResponse:
     """The manifest of another study (a prior opened for comparison)."""
     obj = get_study_for(request, study)
     audit_study_view(request, obj)
-    return JsonResponse(study_manifest(obj, request.user))
+    return JsonResponse(wire_form(study_manifest(obj, request.user)))
 
 
 @require_GET

@@ -8,6 +8,7 @@ import pytest
 from consult.models import AuditEvent
 from tests.factories import SeriesFactory, StudyFactory, WeightFactory, store_dataset
 from tests.viewer.dicom_data import ct_slice
+from viewer.manifest import expand
 
 pytestmark = pytest.mark.django_db
 
@@ -17,7 +18,7 @@ def manifest_of(response):
     start = html.index('<script id="viewer-manifest" type="application/json">') + len(
         '<script id="viewer-manifest" type="application/json">'
     )
-    return json.loads(html[start : html.index("</script>", start)])
+    return expand(json.loads(html[start : html.index("</script>", start)]))
 
 
 def test_page_shows_the_child_and_the_study(login, county_doctor, ct_study, settings):
@@ -286,3 +287,42 @@ def test_page_carries_the_script_translations_inline_in_the_users_language(
     english = client.get(url).content.decode()
     assert loading not in english
     assert english.count("</script>") == english.count("<script")  # nothing ends it early
+
+
+def raw_manifest_of(response):
+    html = response.content.decode()
+    tag = '<script id="viewer-manifest" type="application/json">'
+    start = html.index(tag) + len(tag)
+    return json.loads(html[start : html.index("</script>", start)])
+
+
+def test_page_writes_what_the_slices_share_once(login, county_doctor, ct_study):
+    from viewer.manifest import study_manifest
+
+    response = login(county_doctor).get(f"/viewer/studies/{ct_study.study_instance_uid}/")
+    raw = raw_manifest_of(response)
+    series = raw["series"][0]
+    assert series["shared"]["info"]["pixel_spacing"] == [0.5, 0.5]
+    assert series["shared"]["rows"] == 64
+    assert all("pixel_spacing" not in i["info"] and "rows" not in i for i in series["instances"])
+    # Each slice keeps what is its own: UID, number and position.
+    positions = [i["info"]["position"] for i in series["instances"]]
+    assert len({tuple(p) for p in positions}) == 5
+    assert expand(raw) == json.loads(json.dumps(study_manifest(ct_study, county_doctor)))
+
+
+def test_an_unreadable_slice_does_not_borrow_its_neighbours_facts(login, county_doctor, child):
+    from django.core.files.storage import default_storage
+
+    study = StudyFactory(patient=child)
+    series = SeriesFactory(study=study)
+    slices = [
+        store_dataset(ct_slice(study.study_instance_uid, series.series_instance_uid, i), series)
+        for i in range(3)
+    ]
+    default_storage.delete(slices[1].storage_key)
+    response = login(county_doctor).get(f"/viewer/studies/{study.study_instance_uid}/")
+    instances = manifest_of(response)["series"][0]["instances"]
+    assert instances[1]["problem"] == "The stored file is missing."
+    assert "pixel_spacing" not in instances[1]["info"]
+    assert instances[0]["info"]["pixel_spacing"] == instances[2]["info"]["pixel_spacing"]

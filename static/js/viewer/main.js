@@ -9,7 +9,17 @@ const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 
 const root = $("#viewer");
-const manifest = JSON.parse($("#viewer-manifest").textContent);
+// The manifest comes in its wire form (viewer.manifest.wire_form): what all instances of a
+// series have in common is written once, under the series' "shared".
+function expandManifest(m) {
+  for (const s of m.series) {
+    const { info: sharedInfo = {}, ...shared } = s.shared || {};
+    s.instances = s.instances.map((i) => ({ ...shared, ...i, info: { ...sharedInfo, ...(i.info || {}) } }));
+    delete s.shared;
+  }
+  return m;
+}
+const manifest = expandManifest(JSON.parse($("#viewer-manifest").textContent));
 const studies = new Map([[manifest.uid, manifest]]);
 const csrf = (document.cookie.match(/(?:^|; )csrftoken=([^;]+)/) || [])[1] || "";
 
@@ -232,7 +242,7 @@ async function openCompare(uid) {
   if (!studies.has(uid)) {
     const response = await fetch(`/viewer/studies/${uid}/manifest.json`, { credentials: "same-origin" });
     if (!response.ok) return flash(_("The prior study could not be opened."));
-    studies.set(uid, await response.json());
+    studies.set(uid, expandManifest(await response.json()));
   }
   const prior = studies.get(uid);
   $("#vp-compare").hidden = false;
