@@ -44,6 +44,15 @@ function u16Pixels(buffer) {
 }
 const SERVER_MAX_SIDE = 1024;
 
+// The first image as the page's head script read it (templates/viewer/study.html), once:
+// a promise of a response-like object, or of null when there is none for this URL.
+function earlyFrame(url) {
+  const early = window.__viewerEarlyFrames || {};
+  const found = early[url];
+  delete early[url];
+  return found || Promise.resolve(null);
+}
+
 export const stats = (window.__viewerStats = window.__viewerStats || { wl: [], draws: 0 });
 
 // Known server reasons, so that they are shown in the user's language.
@@ -189,7 +198,8 @@ export class Viewport {
     const item = this.frames[i];
     if (item.inst.problem) return { kind: "problem", reason: item.inst.problem };
     // No custom headers: the first frame then matches the page's <link rel=preload>.
-    const response = await fetch(this.frameUrl(item), { credentials: "same-origin" });
+    const url = this.frameUrl(item);
+    const response = await earlyFrame(url).catch(() => null) || await fetch(url, { credentials: "same-origin" });
     if (!response.ok) return { kind: "problem", reason: `HTTP ${response.status}` };
     const warning = response.headers.get("Warning");
     const problem = warning ? (/"(.*)"/.exec(warning) || [])[1] : "";
