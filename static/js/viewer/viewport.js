@@ -461,11 +461,22 @@ export class Viewport {
     const lut = this.lut || new Uint32Array(65536);
     const inv = this.invert !== mono1;
     const lower = c - 0.5 - (w - 1) / 2, upper = c - 0.5 + (w - 1) / 2;
-    for (let s = 0; s < 65536; s++) {
+    const grey = (y) => 0xff000000 | (y << 16) | (y << 8) | y;
+    // Stored values below the window are black and above it white (for a rising slope):
+    // those runs are filled natively and only the ramp between is computed, a few hundred
+    // values instead of 65 536 (this runs on the first image's path and on every W/L step).
+    let from = 0, to = 65536;
+    if (entry.slope > 0) {
+      from = Math.min(65536, Math.max(0, Math.floor((lower - entry.intercept) / entry.slope + entry.offset) - 1));
+      to = Math.min(65536, Math.max(from, Math.floor((upper - entry.intercept) / entry.slope + entry.offset) + 2));
+      lut.fill(grey(inv ? 255 : 0), 0, from);
+      lut.fill(grey(inv ? 0 : 255), to);
+    }
+    for (let s = from; s < to; s++) {
       const v = (s - entry.offset) * entry.slope + entry.intercept;
       let y = v <= lower ? 0 : v > upper ? 255 : Math.round(((v - (c - 0.5)) / (w - 1) + 0.5) * 255);
       if (inv) y = 255 - y;
-      lut[s] = 0xff000000 | (y << 16) | (y << 8) | y;
+      lut[s] = grey(y);
     }
     this.lut = lut;
     this.lutKey = key;
