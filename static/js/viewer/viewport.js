@@ -279,7 +279,7 @@ export class Viewport {
     const index = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, length)));
     let pos = 4 + length;
     const parts = index.map((e) => {
-      const bytes = buffer.slice(pos, pos + e.length);
+      const bytes = new Uint8Array(buffer, pos, e.length); // a view: the parts are not copied
       pos += e.length;
       return [e, bytes];
     });
