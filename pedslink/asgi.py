@@ -1,5 +1,6 @@
-"""ASGI entry point: HTTP through Django (static files and cached images are answered in
-front of it: pedslink/static.py, viewer/fastpath.py), websockets through Channels."""
+"""ASGI entry point: HTTP through Django (static files, cached images and bearer-token STOW-RS
+are answered in front of its middleware: pedslink/static.py, viewer/fastpath.py,
+viewer/stow_fastpath.py), websockets through Channels."""
 
 import os
 
@@ -15,10 +16,11 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from pedslink.routing import websocket_urlpatterns  # noqa: E402
 from pedslink.static import StaticFiles  # noqa: E402
 from viewer.fastpath import CachedImages  # noqa: E402
+from viewer.stow_fastpath import BearerStow  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": StaticFiles(CachedImages(django_asgi_app)),
+        "http": StaticFiles(CachedImages(BearerStow(django_asgi_app, django_asgi_app))),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

@@ -237,6 +237,7 @@ CHANNEL_LAYERS = {
 }
 # Cached images answered in front of Django with the same checks (viewer/fastpath.py).
 VIEWER_FAST_PATH = env_bool("VIEWER_FAST_PATH", True)
+STOW_FAST_PATH = env_bool("STOW_FAST_PATH", True)
 
 CACHES = {
     "default": {

@@ -2,12 +2,22 @@
 
 `request_principal` serves plain Django views (session first, else a bearer token);
 `BearerTokenAuthentication` serves DRF views.
+
+A hospital system sends many requests a second with the same token, so each process keeps
+what a token resolved to for TOKEN_CACHE_SECONDS (5 s), checked on every request against a
+Redis counter (`token_generation`) that revoking a token or saving an account bumps: a
+revocation or deactivation through the application refuses the very next request, anything
+done behind its back (SQL, `.update()` elsewhere) within those seconds. Without Redis,
+every request reads the database as before.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,9 +29,15 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import authentication, exceptions
 
 from viewer.models import IntegrationToken
-from viewer.services import token_digest
+from viewer.services import token_digest, token_generation
 
 TOUCH_EVERY = dt.timedelta(minutes=5)
+TOKEN_CACHE_SECONDS = 5.0
+TOKEN_CACHE_MAX = 1000
+
+# digest -> (monotonic time looked up, generation, token row with its account)
+_tokens: dict[str, tuple[float, bytes, IntegrationToken]] = {}
+_tokens_lock = threading.Lock()
 
 
 def bearer_secret(request: HttpRequest) -> str | None:
@@ -33,17 +49,40 @@ def bearer_secret(request: HttpRequest) -> str | None:
 
 
 def user_for_token(secret: str) -> Any:
-    """The active account behind a token, or None for unknown or revoked tokens."""
+    """The active account behind a token, or None for unknown or revoked tokens. Each caller
+    gets its own copy of the account (requests run side by side in threads)."""
+    digest = token_digest(secret)
+    generation = token_generation()
+    hit = _tokens.get(digest)
+    if (
+        hit is not None
+        and generation is not None
+        and hit[1] == generation
+        and time.monotonic() - hit[0] < TOKEN_CACHE_SECONDS
+        and not _touch_due(hit[2])
+    ):
+        return copy.copy(hit[2].account)
     token = (
-        IntegrationToken.objects.filter(token_hash=token_digest(secret), revoked_at=None)
+        IntegrationToken.objects.filter(token_hash=digest, revoked_at=None)
         .select_related("account__hospital")
         .first()
     )
     if token is None or not token.account.is_active:
+        _tokens.pop(digest, None)
         return None
-    if token.last_used_at is None or now() - token.last_used_at > TOUCH_EVERY:
-        IntegrationToken.objects.filter(pk=token.pk).update(last_used_at=now())
-    return token.account
+    if _touch_due(token):
+        token.last_used_at = now()
+        IntegrationToken.objects.filter(pk=token.pk).update(last_used_at=token.last_used_at)
+    if generation is not None:
+        with _tokens_lock:
+            if len(_tokens) >= TOKEN_CACHE_MAX:
+                _tokens.clear()
+            _tokens[digest] = (time.monotonic(), generation, token)
+    return copy.copy(token.account)
+
+
+def _touch_due(token: IntegrationToken) -> bool:
+    return token.last_used_at is None or now() - token.last_used_at > TOUCH_EVERY
 
 
 def request_principal(request: HttpRequest) -> tuple[Any, bool]:

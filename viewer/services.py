@@ -195,22 +195,15 @@ def _accepted(name: str, header: Header, patient: Patient | None) -> IngestResul
 
 def _match_patient(header: Header, sender: Sender) -> Patient | None:
     """The chosen child, else the child whose MRN at the sending hospital is the PatientID."""
-    by_mrn = None
-    if header.patient_id:
-        if header.patient_id not in sender.mrn_cache:
-            identifier = (
-                PatientIdentifier.objects.filter(hospital=sender.hospital, mrn=header.patient_id)
-                .select_related("patient")
-                .first()
-            )
-            sender.mrn_cache[header.patient_id] = identifier.patient if identifier else None
-        by_mrn = sender.mrn_cache[header.patient_id]
     if sender.study_instance_uid and header.study_instance_uid != sender.study_instance_uid:
         raise IngestError(
             "wrong_study", _("The instance belongs to another study than the one in the URL.")
         )
-    if header.study_instance_uid not in sender.study_cache:
-        _look_up_study(header, sender)
+    want_mrn = bool(header.patient_id) and header.patient_id not in sender.mrn_cache
+    want_study = header.study_instance_uid not in sender.study_cache
+    if want_mrn or want_study:
+        _look_up(header, sender, mrn=want_mrn, study=want_study)
+    by_mrn = sender.mrn_cache[header.patient_id] if header.patient_id else None
     study = sender.study_cache[header.study_instance_uid]
     if study is not None and not _may_extend(study, sender):
         raise IngestError("other_hospital", _("This study belongs to another hospital's records."))
@@ -228,26 +221,91 @@ def _match_patient(header: Header, sender: Sender) -> Patient | None:
     return by_mrn
 
 
-def _look_up_study(header: Header, sender: Sender) -> None:
-    """The study, with its series when the series is already begun (the usual case for a
-    sender going on with a study): one query for both, cached for the request."""
-    series = (
-        Series.objects.filter(
-            series_instance_uid=header.series_instance_uid,
-            study__study_instance_uid=header.study_instance_uid,
+def _look_up(header: Header, sender: Sender, *, mrn: bool, study: bool) -> None:
+    """In one query, cached for the request: the child whose MRN at the sending hospital is
+    the file's PatientID, and the study with its child and, when the series is already begun
+    (the usual case for a sender going on with a study), the series."""
+    lookup = _lookup_query(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            lookup.sql,
+            [
+                sender.hospital.pk,
+                header.patient_id if mrn else None,
+                header.study_instance_uid if study else None,
+                header.series_instance_uid,
+            ],
         )
-        .select_related("study__patient")
-        .first()
+        values = cursor.fetchone()
+    by_mrn, study_row, study_patient, series = lookup.build(values)
+    if mrn:
+        sender.mrn_cache[header.patient_id] = by_mrn
+    if study:
+        if study_row is not None:
+            study_row.patient = study_patient
+        sender.study_cache[header.study_instance_uid] = study_row
+        if series is not None:
+            series.study = study_row
+            sender.series_cache[header.series_instance_uid] = series
+
+
+@dataclass(frozen=True)
+class _RawRows:
+    """Model instances read by hand-written SQL, built as the ORM builds them (its converters,
+    `from_db`): the ORM's query compiler costs more CPU than the query on this hot path."""
+
+    sql: str
+    parts: tuple[tuple[Any, list[Any], list[tuple[int, list[Any], Any]]], ...]
+
+    def build(self, values: tuple) -> list[Any]:
+        rows, at = [], 0
+        for model, names, converters in self.parts:
+            chunk = list(values[at : at + len(names)])
+            at += len(names)
+            if chunk[0] is None:  # the primary key: no row
+                rows.append(None)
+                continue
+            for index, funcs, column in converters:
+                for func in funcs:
+                    chunk[index] = func(chunk[index], column, connection)
+            rows.append(model.from_db(connection.alias, names, chunk))
+        return rows
+
+
+def _raw_rows(sql: str, *tables: tuple[Any, str]) -> _RawRows:
+    parts = []
+    for model, alias in tables:
+        fields = [model._meta.pk] + [f for f in model._meta.concrete_fields if not f.primary_key]
+        converters = []
+        for index, f in enumerate(fields):
+            column = f.get_col(alias)
+            funcs = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+            if funcs:
+                converters.append((index, funcs, column))
+        parts.append((model, [f.attname for f in fields], converters))
+    columns = ", ".join(
+        f"{alias}.{connection.ops.quote_name(f.column)}"
+        for model, alias in tables
+        for f in [model._meta.pk] + [f for f in model._meta.concrete_fields if not f.primary_key]
     )
-    if series is not None:
-        sender.series_cache[header.series_instance_uid] = series
-        sender.study_cache[header.study_instance_uid] = series.study
-        return
-    sender.study_cache[header.study_instance_uid] = (
-        Study.objects.filter(study_instance_uid=header.study_instance_uid)
-        .select_related("patient")
-        .first()
+    return _RawRows(sql.replace("{columns}", columns), tuple(parts))
+
+
+@functools.cache
+def _lookup_query(vendor: str) -> _RawRows:
+    q = connection.ops.quote_name
+    t = {m: q(m._meta.db_table) for m in (PatientIdentifier, Patient, Study, Series)}
+    # Table and column names come from the models' metadata; every value is a parameter. At
+    # most one row: (hospital, mrn), study_instance_uid and series_instance_uid are unique.
+    sql = (
+        "SELECT {columns} FROM (SELECT 1 AS one) AS one "  # noqa: S608
+        f"LEFT JOIN {t[PatientIdentifier]} pi ON pi.hospital_id = %s AND pi.mrn = %s "
+        f"LEFT JOIN {t[Patient]} pm ON pm.id = pi.patient_id "
+        f"LEFT JOIN {t[Study]} st ON st.study_instance_uid = %s "
+        f"LEFT JOIN {t[Patient]} ps ON ps.id = st.patient_id "
+        f"LEFT JOIN {t[Series]} se ON se.series_instance_uid = %s AND se.study_id = st.id"
     )
+    return _raw_rows(sql, (Patient, "pm"), (Study, "st"), (Patient, "ps"), (Series, "se"))
 
 
 def _may_extend(study: Study, sender: Sender) -> bool:
@@ -857,6 +915,33 @@ def token_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+TOKEN_GENERATION_KEY = "pedslink:viewer:token-generation"  # noqa: S105 - a Redis key
+
+
+def token_generation() -> bytes | None:
+    """The counter every process's token cache (viewer.auth) is checked against; None when
+    Redis cannot answer (the caller then reads the database)."""
+    try:
+        return _redis(settings.REDIS_URL).get(TOKEN_GENERATION_KEY) or b"0"
+    except redis.RedisError:
+        log.warning("token generation unreadable: tokens are looked up in the database")
+        return None
+
+
+def token_generation_bump() -> None:
+    """Forget every cached token resolution, now and again when the caller's transaction
+    commits (a request between the two must not keep what it read before the commit)."""
+
+    def bump() -> None:
+        try:
+            _redis(settings.REDIS_URL).incr(TOKEN_GENERATION_KEY)
+        except redis.RedisError:
+            log.warning("token generation not bumped: cached tokens expire on their own")
+
+    bump()
+    transaction.on_commit(bump)
+
+
 @transaction.atomic
 def integration_token_create(
     *, hospital: Hospital, name: str, created_by: User
@@ -889,6 +974,7 @@ def integration_token_revoke(*, token: IntegrationToken, user: User) -> None:
         return
     IntegrationToken.objects.filter(pk=token.pk).update(revoked_at=now())
     User.objects.filter(pk=token.account_id).update(is_active=False)
+    token_generation_bump()
     audit_record(user=user, action=Action.UPDATE, obj=token, reason="revoked")
 
 

@@ -7,14 +7,16 @@ zeroed on the way in.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
 from django.core.files import File
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
 from django.utils.timezone import now
 
 CHUNK = 1024 * 1024
@@ -81,8 +83,50 @@ def hash_zeroed(src: IO[bytes], *, add_preamble: bool = False) -> str:
 def store_file(src: IO[bytes], *, prefix: str = "dicom", add_preamble: bool = False) -> Stored:
     """Stream `src` into storage under a fresh key; answer its key, size and SHA-256."""
     reader = _ZeroedPreamble(src, add_preamble=add_preamble)
-    key = default_storage.save(new_key(prefix), reader)
+    key = _save(new_key(prefix), reader)
     return Stored(key=key, size=reader.pos, sha256=reader.digest.hexdigest())
+
+
+# Folders this process has had Django create (with its permissions), and the storage root's
+# group for each: a new file there is written directly.
+_folders: dict[str, int] = {}
+
+
+def _save(key: str, reader: _ZeroedPreamble) -> str:
+    """`default_storage.save`, without its look for a free name (a fresh uuid4 key is free)
+    when the storage is the plain FileSystemStorage and Django already made the folder: the
+    same O_CREAT|O_EXCL open, permissions and group as Django's own `_save`. Any other
+    storage (S3), and the first file of each folder, go through Django."""
+    if default_storage.__class__ is not FileSystemStorage:
+        return default_storage.save(key, reader)
+    path = default_storage.path(key)
+    folder = os.path.dirname(path)
+    gid = _folders.get(folder)
+    if gid is None:
+        key = default_storage.save(key, reader)
+        if len(_folders) > 1000:
+            _folders.clear()
+        _folders[folder] = os.stat(default_storage.location).st_gid
+        return key
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags, 0o666)
+    except FileNotFoundError:  # the folder was removed since
+        del _folders[folder]
+        return default_storage.save(key, reader)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for block in reader.chunks():
+                out.write(block)
+            if default_storage.file_permissions_mode is not None:
+                os.fchmod(out.fileno(), default_storage.file_permissions_mode)
+            if os.fstat(out.fileno()).st_gid != gid:
+                with contextlib.suppress(PermissionError):
+                    os.fchown(out.fileno(), -1, gid)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return key
 
 
 def open_stored(key: str) -> IO[bytes]:

@@ -38,3 +38,40 @@ def test_a_revoked_or_unknown_token_is_refused(county_hospital, alliance_admin):
 def test_no_bearer_header_leaves_other_authenticators_to_try(db):
     assert BearerTokenAuthentication().authenticate(drf_request(None)) is None
     assert BearerTokenAuthentication().authenticate(drf_request("Token abc")) is None
+
+
+def test_a_token_is_looked_up_once_then_answered_from_the_process_cache(
+    county_hospital, alliance_admin, django_assert_num_queries
+):
+    _token, secret = integration_token_create(
+        hospital=county_hospital, name="PACS", created_by=alliance_admin
+    )
+    first, _auth = BearerTokenAuthentication().authenticate(drf_request(f"Bearer {secret}"))
+    with django_assert_num_queries(0):
+        again, _auth = BearerTokenAuthentication().authenticate(drf_request(f"Bearer {secret}"))
+    assert again == first
+    assert again is not first  # each request its own copy of the account
+
+
+def test_a_revoked_token_is_refused_on_the_next_request(county_hospital, alliance_admin):
+    token, secret = integration_token_create(
+        hospital=county_hospital, name="PACS", created_by=alliance_admin
+    )
+    BearerTokenAuthentication().authenticate(drf_request(f"Bearer {secret}"))  # now cached
+    integration_token_revoke(token=token, user=alliance_admin)
+    with pytest.raises(AuthenticationFailed):
+        BearerTokenAuthentication().authenticate(drf_request(f"Bearer {secret}"))
+
+
+def test_a_deactivated_token_account_is_refused_on_the_next_request(
+    county_hospital, alliance_admin
+):
+    token, secret = integration_token_create(
+        hospital=county_hospital, name="PACS", created_by=alliance_admin
+    )
+    BearerTokenAuthentication().authenticate(drf_request(f"Bearer {secret}"))  # now cached
+    account = token.account
+    account.is_active = False
+    account.save()  # as the admin's user page does
+    with pytest.raises(AuthenticationFailed):
+        BearerTokenAuthentication().authenticate(drf_request(f"Bearer {secret}"))
