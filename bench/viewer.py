@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,20 @@ def make_slices(folder: Path) -> list[Path]:
     return paths
 
 
+# PedsLink runs as in production (DEBUG=0: collected, compressed static files with their cache
+# headers, no per-request debug bookkeeping); this process and the server share the keys so
+# that the session made here is valid there.
+PRODUCTION_ENV = {
+    "DEBUG": "0",
+    "SECRET_KEY": "bench-viewer-" + uuid.uuid4().hex * 2,
+    "PATIENT_ID_HMAC_KEY": "bench-viewer-hmac-" + uuid.uuid4().hex,
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "SECURE_SSL_REDIRECT": "0",
+    "SESSION_COOKIE_SECURE": "0",
+    "CSRF_COOKIE_SECURE": "0",
+}
+
+
 def django_setup(media: Path) -> None:
     os.environ.update(
         DATABASE_URL=DATABASE_URL,
@@ -117,12 +132,15 @@ def django_setup(media: Path) -> None:
         MEDIA_ROOT=str(media),
         CACHE_PREFIX="bench-viewer",
         DJANGO_SETTINGS_MODULE="pedslink.settings",
-        DEBUG="1",
+        **PRODUCTION_ENV,
     )
     sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
+    from django.core.management import call_command
+
+    call_command("collectstatic", interactive=False, verbosity=0)
 
 
 def recreate_database() -> None:
@@ -266,7 +284,6 @@ def start_pedslink(media: Path) -> tuple[subprocess.Popen, int]:
         REDIS_URL=REDIS_URL,
         MEDIA_ROOT=str(media),
         CACHE_PREFIX="bench-viewer",
-        DEBUG="1",
         DB_POOL="1",
         LOG_LEVEL="WARNING",
     )

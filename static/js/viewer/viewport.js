@@ -31,6 +31,38 @@ async function inflate(bytes) {
   const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
   return new Response(stream).arrayBuffer();
 }
+
+// A batch's parts inflated by inflate-worker.js (one worker for the page, started on first
+// use); on the page's own thread where workers are not available or the worker fails.
+let inflater = null;
+const inflating = new Map();
+let inflateIds = 0;
+function inflateParts(buffer, parts) {
+  if (inflater === null) {
+    try {
+      inflater = new Worker(new URL("./inflate-worker.js", import.meta.url));
+      inflater.onmessage = (event) => {
+        inflating.get(event.data.id)?.resolve(event.data.out);
+        inflating.delete(event.data.id);
+      };
+      inflater.onerror = () => {
+        inflater = false;
+        for (const job of inflating.values()) job.resolve(null);
+        inflating.clear();
+      };
+    } catch {
+      inflater = false;
+    }
+  }
+  const onThisThread = () => Promise.all(parts.map(([offset, length]) => inflate(new Uint8Array(buffer, offset, length)).catch((err) => String(err.message || err))));
+  if (!inflater) return onThisThread();
+  const id = ++inflateIds;
+  // The buffer is copied, not transferred: the page keeps it for the fallback.
+  return new Promise((resolve) => {
+    inflating.set(id, { resolve });
+    inflater.postMessage({ id, buffer, parts });
+  }).then((out) => out || onThisThread());
+}
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 // The raw little-endian uint16 form (viewer.study_views.frame_modality_u16) as pixels.
@@ -283,6 +315,7 @@ export class Viewport {
       pos += e.length;
       return [e, bytes];
     });
+    const inflated = kind === "u16" ? await inflateParts(buffer, parts.map(([e, bytes]) => [bytes.byteOffset, e.problem ? 0 : bytes.byteLength])) : [];
     await Promise.all(
       parts.map(async ([e, bytes], k) => {
         const item = items[k];
@@ -290,7 +323,8 @@ export class Viewport {
         try {
           if (e.problem) entry = { kind: "problem", reason: e.problem };
           else if (kind === "u16") {
-            const raw = await inflate(bytes);
+            const raw = inflated[k];
+            if (!(raw instanceof ArrayBuffer)) throw new Error(raw || _("The image data is damaged and cannot be decoded."));
             if (!e.rows || !e.columns || raw.byteLength !== e.rows * e.columns * 2) throw new Error(_("The image data is damaged and cannot be decoded."));
             entry = { kind: "m16", w: e.columns, h: e.rows, data: u16Pixels(raw), offset: Number(e.offset || 0), slope: Number(e.slope ?? 1), intercept: Number(e.intercept || 0) };
           } else {
