@@ -47,6 +47,12 @@ log = logging.getLogger(__name__)
 FLUSH_EVERY = 50
 # Rows per INSERT statement (17 parameters each: within SQLite's 999 as well).
 INSERT_CHUNK = 50
+# The unique UID column an index INSERT … ON CONFLICT skips on.
+_UID_FIELD = {
+    Instance: "sop_instance_uid",
+    Series: "series_instance_uid",
+    Study: "study_instance_uid",
+}
 # Render caches are queued once per series per debounce window (see ingest_flush). The flag
 # outlives a lost task by at most this long; the lock bounds a crashed builder's hold.
 RENDER_QUEUED_TTL = 600
@@ -477,35 +483,39 @@ def _new_instance(item: Pending, sender: Sender, tally: _Tally) -> Instance:
 
 
 def _insert_new(rows: list[Instance]) -> dict[str, int]:
-    """INSERT … ON CONFLICT (sop_instance_uid) DO NOTHING RETURNING: the ids of the rows
-    inserted, by UID. A UID already indexed (committed, or by a concurrent sender, whose
-    commit PostgreSQL waits for) is skipped, not an error. Sorted by UID so that two senders
-    of the same instances wait for each other instead of deadlocking."""
-    meta = Instance._meta
+    """The ids of the instances inserted, by UID. A UID already indexed (committed, or by a
+    concurrent sender, whose commit PostgreSQL waits for) is skipped, not an error. Sorted by
+    UID so that two senders of the same instances wait for each other instead of
+    deadlocking."""
+    rows = sorted(rows, key=lambda row: row.sop_instance_uid)
+    ids: dict[str, int] = {}
+    for at in range(0, len(rows), INSERT_CHUNK):
+        ids.update(_insert_ignoring_conflicts(Instance, rows[at : at + INSERT_CHUNK]))
+    return ids
+
+
+def _insert_ignoring_conflicts(model: Any, rows: list[Any]) -> dict[str, int]:
+    """INSERT … ON CONFLICT (the model's unique UID) DO NOTHING RETURNING, in one statement
+    (PostgreSQL and SQLite): the ids of the rows inserted, by UID."""
+    meta = model._meta
+    unique = meta.get_field(_UID_FIELD[model]).column
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
     placeholders = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    rows = sorted(rows, key=lambda row: row.sop_instance_uid)
-    ids: dict[str, int] = {}
+    params = [
+        f.get_db_prep_save(f.pre_save(row, add=True), connection) for row in rows for f in fields
+    ]
     with connection.cursor() as cursor:
-        for at in range(0, len(rows), INSERT_CHUNK):
-            chunk = rows[at : at + INSERT_CHUNK]
-            params = [
-                f.get_db_prep_save(f.pre_save(row, add=True), connection)
-                for row in chunk
-                for f in fields
-            ]
-            # Identifiers come from the model's own metadata; every value is a parameter.
-            cursor.execute(
-                f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
-                f"VALUES {', '.join([placeholders] * len(chunk))} "
-                f"ON CONFLICT ({quote('sop_instance_uid')}) DO NOTHING "
-                f"RETURNING {quote(meta.pk.column)}, {quote('sop_instance_uid')}",
-                params,
-            )
-            ids.update((uid, pk) for pk, uid in cursor.fetchall())
-    return ids
+        # Identifiers come from the model's own metadata; every value is a parameter.
+        cursor.execute(
+            f"INSERT INTO {quote(meta.db_table)} ({columns}) "  # noqa: S608
+            f"VALUES {', '.join([placeholders] * len(rows))} "
+            f"ON CONFLICT ({quote(unique)}) DO NOTHING "
+            f"RETURNING {quote(meta.pk.column)}, {quote(unique)}",
+            params,
+        )
+        return {uid: pk for pk, uid in cursor.fetchall()}
 
 
 def _settle(items: list[Pending], rows: dict[str, Instance], sender: Sender) -> None:
@@ -600,13 +610,16 @@ def _series_for(header: Header, *, study: Study, sender: Sender, tally: _Tally) 
 
 
 def _create_or_get(model: Any, lookup: dict, defaults: dict) -> tuple[Any, bool]:
-    """get_or_create for a row that is known to be missing: the INSERT first (in a
-    savepoint), the SELECT only if a concurrent sender created it meanwhile."""
-    try:
-        with transaction.atomic():
-            return model.objects.create(**lookup, **defaults), True
-    except IntegrityError:
+    """get_or_create for a study or series that is known to be missing: one INSERT … ON
+    CONFLICT DO NOTHING (no savepoint around it), the SELECT only if a concurrent sender
+    created it meanwhile."""
+    row = model(**lookup, **defaults)
+    inserted = _insert_ignoring_conflicts(model, [row])
+    if not inserted:
         return model.objects.get(**lookup), False
+    row.pk = next(iter(inserted.values()))
+    row._state.adding, row._state.db = False, connection.alias
+    return row, True
 
 
 def _instance_fields(

@@ -43,3 +43,16 @@ def test_one_instance_for_a_begun_series_costs_four_queries(
         stow(client, county_token, [file()])
     row = Study.objects.get(study_instance_uid=study)
     assert (row.number_of_instances, row.patient) == (2, child)
+
+
+@pytest.mark.django_db
+def test_one_instance_of_a_new_study_costs_two_queries_more(
+    client, county_token, child, django_assert_num_queries
+):
+    stow(client, county_token, [make_file()])  # the token cached
+    # As above, plus the study's and the series' INSERT … ON CONFLICT DO NOTHING (no
+    # savepoints around them).
+    with django_assert_num_queries(8):
+        stow(client, county_token, [make_file()])
+    assert Study.objects.count() == 2
+    assert {s.number_of_series for s in Study.objects.all()} == {1}
