@@ -32,35 +32,46 @@ async function inflate(bytes) {
   return new Response(stream).arrayBuffer();
 }
 
-// A batch's parts inflated by inflate-worker.js (one worker for the page, started on first
-// use); on the page's own thread where workers are not available or the worker fails.
-let inflater = null;
-const inflating = new Map();
+// A batch's parts inflated by inflate-worker.js: a few workers for the page (one per core, up
+// to four, started on first use), batches dealt round the pool; on the page's own thread
+// where workers are not available or one fails.
+const INFLATE_WORKERS = Math.max(1, Math.min(4, navigator.hardwareConcurrency || 2));
+let inflaters = null;
 let inflateIds = 0;
-function inflateParts(buffer, parts) {
-  if (inflater === null) {
+function startInflaters() {
+  const pool = [];
+  for (let k = 0; k < INFLATE_WORKERS; k++) {
+    let worker;
     try {
-      inflater = new Worker(new URL("./inflate-worker.js", import.meta.url));
-      inflater.onmessage = (event) => {
-        inflating.get(event.data.id)?.resolve(event.data.out);
-        inflating.delete(event.data.id);
-      };
-      inflater.onerror = () => {
-        inflater = false;
-        for (const job of inflating.values()) job.resolve(null);
-        inflating.clear();
-      };
+      worker = new Worker(new URL("./inflate-worker.js", import.meta.url));
     } catch {
-      inflater = false;
+      break;
     }
+    const jobs = new Map();
+    worker.onmessage = (event) => {
+      jobs.get(event.data.id)?.(event.data.out);
+      jobs.delete(event.data.id);
+    };
+    worker.onerror = () => {
+      pool.splice(pool.indexOf(entry), 1);
+      for (const resolve of jobs.values()) resolve(null);
+      jobs.clear();
+    };
+    const entry = { worker, jobs };
+    pool.push(entry);
   }
+  return pool;
+}
+function inflateParts(buffer, parts) {
+  if (inflaters === null) inflaters = startInflaters();
   const onThisThread = () => Promise.all(parts.map(([offset, length]) => inflate(new Uint8Array(buffer, offset, length)).catch((err) => String(err.message || err))));
-  if (!inflater) return onThisThread();
+  if (!inflaters.length) return onThisThread();
   const id = ++inflateIds;
+  const { worker, jobs } = inflaters[id % inflaters.length];
   // The buffer is copied, not transferred: the page keeps it for the fallback.
   return new Promise((resolve) => {
-    inflating.set(id, { resolve });
-    inflater.postMessage({ id, buffer, parts });
+    jobs.set(id, resolve);
+    worker.postMessage({ id, buffer, parts });
   }).then((out) => out || onThisThread());
 }
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -289,7 +300,9 @@ export class Viewport {
 
   // Many server JPEGs in one request (see viewer.study_views.series_frames_batch): a series
   // loads in a few round trips instead of one per slice.
-  async loadBatch(indices, generation, kind) {
+  // `downloaded` is called once the batch's bytes are in (or it failed as a whole): the
+  // caller may ask for the next batch while this one's frames are still being decoded.
+  async loadBatch(indices, generation, kind, downloaded = () => {}) {
     const items = indices.map((i) => this.frames[i]);
     const params = new URLSearchParams({ kind, frames: items.map((it) => `${it.inst.uid}:${it.frame + 1}`).join(",") });
     if (this.window && kind === "jpeg") params.set("window", `${this.window[0]},${this.window[1]}`);
@@ -300,6 +313,7 @@ export class Viewport {
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       buffer = await response.arrayBuffer();
     } catch (err) {
+      downloaded();
       // The batch failed as a whole (a proxy limit, a dropped connection): one request
       // per frame instead, each failing (or not) on its own.
       if (generation !== this.generation) return;
@@ -307,6 +321,7 @@ export class Viewport {
       await Promise.all(indices.map((i) => this.ensure(i)));
       return;
     }
+    downloaded();
     const length = new DataView(buffer).getUint32(0);
     const index = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, length)));
     let pos = 4 + length;
@@ -368,6 +383,9 @@ export class Viewport {
     }
     for (const kind of ["jpeg", "u16"]) if (open[kind].length) batches.push(Object.assign(open[kind], { kind }));
     let next = 0;
+    // Each lane asks for its next batch as soon as the previous one's bytes are in; their
+    // frames are decoded (inflated, or JPEG-decoded) meanwhile.
+    const decoding = [];
     const worker = async () => {
       while (next < batches.length && generation === this.generation) {
         const batch = batches[next++];
@@ -376,14 +394,18 @@ export class Viewport {
         if (group.length === 1) { await this.ensure(group[0]); continue; }
         const pending = new Promise((resolve) => (group.resolve = resolve));
         for (const i of group) this.cache.set(i, pending);
-        await this.loadBatch(group, generation, batch.kind);
-        group.resolve();
+        let downloaded;
+        const bytesIn = new Promise((resolve) => (downloaded = resolve));
+        const done = this.loadBatch(group, generation, batch.kind, downloaded).finally(() => group.resolve());
+        decoding.push(done);
+        await Promise.race([bytesIn, done]);
       }
     };
     const jpeg = batches.some((b) => b.kind === "jpeg");
     const u16 = batches.some((b) => b.kind === "u16");
     const lanes = jpeg ? PREFETCH_CONCURRENCY : u16 ? U16_CONCURRENCY : LOCAL_CONCURRENCY;
     await Promise.all(Array.from({ length: lanes }, worker));
+    await Promise.all(decoding);
   }
 
   setIndex(i, { wrap = false } = {}) {
