@@ -17,14 +17,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def county_token(county_hospital, alliance_admin):
-    _token, secret = integration_token_create(
-        hospital=county_hospital, name="County PACS", created_by=alliance_admin
-    )
-    return secret
-
-
-@pytest.fixture
 def outsider_token(other_hospital, alliance_admin):
     return integration_token_create(
         hospital=other_hospital, name="Other PACS", created_by=alliance_admin

@@ -16,7 +16,6 @@ from django.core.cache import cache
 from django.test import Client
 
 from consult.models import AuditEvent
-from tests.processes import free_port, port_open, subprocess_env, uvicorn_server, wait_for
 from viewer.access import study_view_key
 from viewer.services import integration_token_create, integration_token_revoke
 
@@ -36,18 +35,6 @@ SAME_HEADERS = (
     "x-columns",
     "content-encoding",
 )
-
-
-@pytest.fixture
-def server(transactional_db, media_root, tmp_path):
-    """uvicorn with pedslink.asgi against the test database, Redis and stored files."""
-    port = free_port()
-    process = uvicorn_server(port, subprocess_env(MEDIA_ROOT=str(media_root)), tmp_path).start()
-    try:
-        wait_for(lambda: port_open(port), 30, message=lambda: "uvicorn\n" + process.output())
-        yield SimpleNamespace(url=f"http://127.0.0.1:{port}", port=port, process=process)
-    finally:
-        process.kill()
 
 
 def get(server, path: str, **headers: str) -> SimpleNamespace:

@@ -27,7 +27,6 @@ from viewer.services import (
     Sender,
     ingest_flush,
     instance_ingest,
-    integration_token_create,
 )
 
 
@@ -39,13 +38,6 @@ def stow_body(files: list[bytes]) -> tuple[bytes, str]:
     ]
     body = b"".join(parts) + b"--" + boundary.encode() + b"--\r\n"
     return body, f'multipart/related; type="application/dicom"; boundary={boundary}'
-
-
-@pytest.fixture
-def county_token(county_hospital, alliance_admin):
-    return integration_token_create(
-        hospital=county_hospital, name="County PACS", created_by=alliance_admin
-    )[1]
 
 
 def stow_queries(client, token: str, files: list[bytes]) -> int:

@@ -11,7 +11,6 @@ from types import SimpleNamespace
 import pytest
 
 from consult.models import AuditEvent
-from tests.processes import free_port, port_open, subprocess_env, uvicorn_server, wait_for
 from tests.viewer.dicom_builders import make_dataset, make_file, to_bytes
 from tests.viewer.test_fastpath import session_cookie
 from tests.viewer.test_ingest_batching import stow_body
@@ -19,24 +18,6 @@ from viewer.models import Instance, Source
 from viewer.services import integration_token_create, integration_token_revoke
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def server(transactional_db, media_root, tmp_path):
-    port = free_port()
-    process = uvicorn_server(port, subprocess_env(MEDIA_ROOT=str(media_root)), tmp_path).start()
-    try:
-        wait_for(lambda: port_open(port), 30, message=lambda: "uvicorn\n" + process.output())
-        yield SimpleNamespace(port=port, process=process)
-    finally:
-        process.kill()
-
-
-@pytest.fixture
-def county_token(county_hospital, alliance_admin):
-    return integration_token_create(
-        hospital=county_hospital, name="County PACS", created_by=alliance_admin
-    )[1]
 
 
 def post(server, files: list[bytes], path: str = "/dicomweb/studies", **headers: str):
