@@ -53,7 +53,8 @@ function startInflaters() {
       jobs.delete(event.data.id);
     };
     worker.onerror = () => {
-      pool.splice(pool.indexOf(entry), 1);
+      const at = pool.indexOf(entry);
+      if (at >= 0) pool.splice(at, 1); // out of the pool once, however often it errs
       for (const resolve of jobs.values()) resolve(null);
       jobs.clear();
     };
