@@ -210,6 +210,12 @@ def test_a_backup_restores_into_a_fresh_database_and_storage_with_everything_fou
     assert done.returncode == 0, done.stderr
     assert "Restored the backup" in done.stdout
 
+    restored_files = {
+        "files/" + p.relative_to(restored_media).as_posix()
+        for p in restored_media.rglob("*")
+        if p.is_file()
+    }
+    assert restored_files == backed_up - {"database.dump"}
     tables = sorted(manifest["counts"])
     assert all_rows(restore_database, tables) == all_rows(connection.settings_dict, tables)
     found = manage(
@@ -398,3 +404,41 @@ def test_a_sqlite_trial_backs_up_and_restores_and_newer_code_migrates_it(tmp_pat
     assert "PATIENT_ID_HMAC_KEY differs" in done.stderr
     found = manage("shell", "-c", SQLITE_CHECK, **target)
     assert last_json(found.stdout) == {"file": True, "audit": ["sqlite trial"], "unapplied": 0}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_study_stored_while_the_dump_runs_is_in_neither_the_dump_nor_the_files(
+    populated, tmp_path, monkeypatch
+):
+    """The files to copy are listed in the dump's own snapshot: rows committed after it
+    started, and their files, belong to the next backup (never a file without its row, or a
+    row counted that the dump lacks)."""
+    instances = Instance.objects.count()
+    doctor, child = populated["consultation"].requested_by, populated["consultation"].patient
+    sender = Sender(hospital=doctor.hospital, source=Source.WEB, user=doctor, patient=child)
+    real_run = backup._pg_run
+
+    def dump_then_ingest(*args, **kwargs):
+        real_run(*args, **kwargs)
+        with open(get_testdata_file("JPEG2000.dcm"), "rb") as fp:
+            assert ingest(fp.read(), sender, "late").status == Outcome.ACCEPTED
+
+    monkeypatch.setattr(backup, "_pg_run", dump_then_ingest)
+    folder = make_backup(tmp_path)
+    late = Instance.objects.get(sop_instance_uid__startswith="1.3.6.1.4.1.5962.1.1.8.")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["counts"]["viewer_instance"] == instances == Instance.objects.count() - 1
+    assert f"files/{late.storage_key}" not in {e["path"] for e in manifest["files"]}
+    assert backup.backup_verify(folder)[1].problems == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_referenced_file_missing_from_storage_fails_the_backup_loudly(populated, tmp_path):
+    key = IngestConflict.objects.get().storage_key
+    default_storage.delete(key)
+    with pytest.raises(CommandError, match=f"(?s)missing from storage.*{key}"):
+        call_command("backup", "--output", str(tmp_path / "backups"), stdout=io.StringIO())
+    (folder,) = (tmp_path / "backups").glob("pedslink-*")
+    assert json.loads((folder / "manifest.json").read_text())["missing_files"] == [key]
+    with pytest.raises(CommandError, match=f"was missing from storage when backed up: {key}"):
+        call_command("backup", "--verify", str(folder), stdout=io.StringIO())
