@@ -47,7 +47,7 @@ run: install messages redis ohif
 	$(VENV)/bin/honcho start -f Procfile
 
 test: install messages redis ohif
-	scripts/ensure_system.sh chromium docker-compose dcmtk
+	scripts/ensure_system.sh chromium docker-compose dcmtk postgresql-client
 	DATABASE_URL=$(TEST_DATABASE_URL) scripts/ensure_postgres.sh
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest $(PYTEST_ARGS)
 

@@ -317,3 +317,6 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 5 * 1024**2
 DICOM_AE_TITLE = env("DICOM_AE_TITLE", "PEDSLINK")
 DICOM_PORT = env_int("DICOM_PORT", 11112)
 DICOM_BIND_ADDRESS = env("DICOM_BIND_ADDRESS", "0.0.0.0")  # noqa: S104 - PACS connect from the LAN
+
+# `manage.py backup` writes its dated folders here (README, "Backup and restore").
+BACKUP_DIR = Path(env("BACKUP_DIR", str(BASE_DIR / "var" / "backups")))

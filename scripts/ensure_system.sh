@@ -10,6 +10,8 @@ for pkg in "$@"; do
   case "$pkg" in
     chromium) command -v chromium >/dev/null || need+=(chromium fonts-noto-cjk) ;;
     npm) command -v npm >/dev/null || need+=(npm) ;;
+    # pg_dump/pg_restore for `manage.py backup`: any installed client (postgresql brings one).
+    postgresql-client) command -v pg_dump >/dev/null || need+=(postgresql-client) ;;
     *) dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg") ;;
   esac
 done
