@@ -1,5 +1,7 @@
+from django import forms
 from django.contrib import admin
 
+from consult import services
 from consult.models import (
     AuditEvent,
     Department,
@@ -25,12 +27,24 @@ class DepartmentAdmin(admin.ModelAdmin):
     list_select_related = ["hospital"]
 
 
+class UserAdminForm(forms.ModelForm):
+    def clean(self) -> dict:
+        data = super().clean()
+        services.user_check_hospital(role=data.get("role"), hospital=data.get("hospital"))
+        return data
+
+
 @admin.register(User)
 class UserAdmin(admin.ModelAdmin):
+    form = UserAdminForm
     list_display = ["username", "full_name", "role", "hospital", "is_active"]
     list_filter = ["role", "is_active"]
     search_fields = ["username", "full_name"]
     exclude = ["password"]
+
+    def save_model(self, request, obj, form, change) -> None:  # noqa: ANN001
+        # Through the service, as the directory pages: an access change takes effect at once.
+        services.user_save(actor=request.user, user=obj, request=request)
 
 
 @admin.register(OnCallShift)

@@ -7,6 +7,7 @@ pages listening on the group receive `{"kind": kind, ...data}`.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import threading
@@ -22,6 +23,11 @@ COORDINATORS = "coordinators"
 
 def user_group(user_id: int) -> str:
     return f"user.{user_id}"
+
+
+def access_group(user_id: int) -> str:
+    """Every socket of a user, whatever page opened it: closed when their access ends."""
+    return f"access.{user_id}"
 
 
 def queue_group(subspecialty: str) -> str:
@@ -53,14 +59,14 @@ def _push_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
-def _send(groups: list[str], event: dict[str, Any]) -> None:
+def _send(groups: list[str], event: dict[str, Any], message_type: str = "push") -> None:
     layer = get_channel_layer()
     if layer is None:
         return
 
     async def send_all() -> None:
         for group in groups:
-            await layer.group_send(group, {"type": "push", "event": event})
+            await layer.group_send(group, {"type": message_type, "event": event})
 
     try:
         asyncio.run_coroutine_threadsafe(send_all(), _push_loop()).result(timeout=5)
@@ -75,3 +81,15 @@ def push_after_commit(groups: str | list[str], kind: str, **data: Any) -> None:
     event = {"kind": kind, **data}
 
     transaction.on_commit(lambda: _send(names, event))
+
+
+def session_digest(session_key: str) -> str:
+    """Names one session in a close event without sending its key through Redis."""
+    return hashlib.sha256(session_key.encode()).hexdigest()
+
+
+def close_sockets_after_commit(user_id: int, *, code: int, session: str = "") -> None:
+    """Close the user's open sockets with `code` once the current transaction commits; with
+    `session` (a digest of one session key, see `session_digest`), only that session's."""
+    event = {"code": code, "session": session}
+    transaction.on_commit(lambda: _send([access_group(user_id)], event, "access.end"))

@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from consult.audit import Action, audit_record
 from consult.models import (
+    Department,
     Guardian,
     Hospital,
     OnCallShift,
@@ -33,6 +34,7 @@ from consult.models import (
     User,
     WeightRecord,
 )
+from consult.revocation import access_end
 
 HOSPITAL_ROLES = {Role.REFERRING_DOCTOR, Role.SPECIALIST, Role.COORDINATOR}
 
@@ -176,8 +178,16 @@ def _audited_save(obj: Any, *, actor: User, created: bool, request: Any = None) 
 
 @transaction.atomic
 def directory_save(*, actor: User, obj: Any, request: Any = None) -> Any:
-    """Create or update a hospital, department or shift, with its audit row."""
-    return _audited_save(obj, actor=actor, created=obj.pk is None, request=request)
+    """Create or update a hospital, department or shift, with its audit row. A department's
+    head reads its referrals: a new head ends both heads' remembered access answers."""
+    head_before = None
+    if isinstance(obj, Department) and obj.pk is not None:
+        head_before = Department.objects.filter(pk=obj.pk).values_list("head_id", flat=True)[0]
+    saved = _audited_save(obj, actor=actor, created=obj.pk is None, request=request)
+    if isinstance(obj, Department) and head_before != obj.head_id:
+        for user_id in {head_before, obj.head_id} - {None}:
+            access_end(user_id=user_id, signed_out=False)
+    return saved
 
 
 def user_check_hospital(*, role: str, hospital: Hospital | None) -> None:
@@ -196,9 +206,11 @@ def user_save(
     subspecialties: Iterable[str] | None = None,
     request: Any = None,
 ) -> User:
-    """Create or update a user; deactivating one also ends their open sessions."""
+    """Create or update a user. Deactivating one ends their open sessions; a change of what
+    they may see (hospital, role, department, subspecialties, password, active flag) ends
+    their remembered access answers and closes their sockets at once."""
     created = user.pk is None
-    was_active = created or User.objects.filter(pk=user.pk, is_active=True).exists()
+    before = None if created else _access_facts(user.pk)
     user_check_hospital(role=user.role, hospital=user.hospital)
     if password:
         user.set_password(password)
@@ -212,9 +224,25 @@ def user_save(
         ).delete()
         for code in wanted:
             SpecialistSubspecialty.objects.get_or_create(specialist=user, subspecialty=code)
-    if was_active and not user.is_active:
+    if before is not None and before["is_active"] and not user.is_active:
         user_end_sessions(user_id=user.pk)
+    if before is not None and before != _access_facts(user.pk):
+        signed_out = not user.is_active or before["password"] != user.password
+        access_end(user_id=user.pk, signed_out=signed_out)
     return user
+
+
+def _access_facts(user_id: int) -> dict[str, Any]:
+    """What a user's access and sessions depend on, as stored."""
+    facts = User.objects.filter(pk=user_id).values(
+        "role", "hospital_id", "department_id", "is_active", "password"
+    )[0]
+    facts["subspecialties"] = set(
+        SpecialistSubspecialty.objects.filter(specialist_id=user_id).values_list(
+            "subspecialty", flat=True
+        )
+    )
+    return facts
 
 
 def user_end_sessions(*, user_id: int) -> int:

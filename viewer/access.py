@@ -12,10 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.db.models import Exists
 from django.http import Http404, HttpRequest
 
 from consult.audit import Action, audit_denied, audit_record
+from consult.revocation import access_generation, access_generation_key
 from viewer.models import Instance, Series, Study
 from viewer.selectors import studies_visible_to
 
@@ -26,7 +29,8 @@ def _denied(request: HttpRequest, object_type: str, object_id: str) -> Http404:
 
 
 def may_see_key(user_id: Any, study_id: int) -> str:
-    """The cache key of a remembered "yes" (also read by viewer.fastpath)."""
+    """The cache key of a remembered "yes" (also read by viewer.fastpath); its value is the
+    user's access generation when it was said, and it counts only while that is current."""
     return f"viewer:may-see:{user_id}:{study_id}"
 
 
@@ -38,14 +42,32 @@ def study_view_key(user_id: Any, study_id: int) -> str:
 def may_see_study(request: HttpRequest, study_id: int) -> bool:
     """The access selector's answer for one study. A yes is remembered in Redis for
     VIEWER_ACCESS_CACHE_SECONDS (default 60) so that scrolling a 300-slice series asks
-    PostgreSQL once, not 300 times; a no is never remembered (each refusal is audited)."""
+    PostgreSQL once, not 300 times; a no is never remembered (each refusal is audited).
+    A yes is stored with the user's access generation and counts only while it is current:
+    a change of the user's hospital, role or active flag, or a logout, ends it at once
+    (consult.revocation)."""
     user: Any = request.user
-    key = may_see_key(user.pk, study_id)
-    if cache.get(key):
+    key, generation_key = may_see_key(user.pk, study_id), access_generation_key(user.pk)
+    found = cache.get_many([key, generation_key])
+    generation = found.get(generation_key)
+    if generation is None:
+        generation = access_generation(user.pk)
+    elif found.get(key) == generation:
         return True
-    allowed = studies_visible_to(user).filter(pk=study_id).exists()
+    # The user was loaded before the generation was read: the answer also requires that
+    # their row is still as loaded, else a change committed in between could be remembered
+    # under the new generation (a request in flight at that instant is refused instead).
+    unchanged = get_user_model().objects.filter(
+        pk=user.pk,
+        is_active=True,
+        role=user.role,
+        hospital_id=user.hospital_id,
+        department_id=user.department_id,
+    )
+    allowed = studies_visible_to(user).filter(pk=study_id).filter(Exists(unchanged)).exists()
     if allowed:
-        cache.set(key, 1, timeout=getattr(settings, "VIEWER_ACCESS_CACHE_SECONDS", 60))
+        timeout = getattr(settings, "VIEWER_ACCESS_CACHE_SECONDS", 60)
+        cache.set(key, generation, timeout=timeout)
     return allowed
 
 

@@ -11,7 +11,8 @@ when every frame in it is cached; session only, as in Django):
   matches, the model backend) or a bearer integration token (not revoked, active account);
   a bearer header wins over the session on DICOMweb URLs, as in `viewer.auth`;
 - may they see the study: the access selector's "yes" that Django remembers in Redis
-  (`viewer.access.may_see_study`, VIEWER_ACCESS_CACHE_SECONDS);
+  (`viewer.access.may_see_study`, VIEWER_ACCESS_CACHE_SECONDS), only while it carries the
+  user's current access generation (`consult.revocation`);
 - the audit: served here only while this user's study-view row for the current window has
   already been written (`viewer.access.audit_study_view`'s Redis key is present).
 
@@ -256,6 +257,7 @@ class _Backend:
         return cls(pool, redis)
 
     async def answer(self, route: Route, headers: dict[str, str]) -> tuple[bytes, list] | None:
+        from consult.revocation import access_generation_key
         from viewer import render_cache
         from viewer.access import may_see_key, study_view_key
         from viewer.render import DEFAULT_QUALITY, RenderOptions, negotiate
@@ -267,11 +269,12 @@ class _Backend:
         user_id, (instance_id, sha256, frames, study_id) = found
         if not 1 <= route.frame <= (frames or 1):
             return None  # Django answers 400
-        may, viewed = await self.redis.mget(
+        may, viewed, generation = await self.redis.mget(
             self.make_key(may_see_key(user_id, study_id)),
             self.make_key(study_view_key(user_id, study_id)),
+            self.make_key(access_generation_key(user_id)),
         )
-        if may != b"1" or viewed is None:
+        if may is None or may != generation or viewed is None:
             return None  # Django asks the selector, or writes the audit row that is due
         if route.kind == "rendered":
             media_type = negotiate(headers.get("accept", ""))
@@ -299,6 +302,7 @@ class _Backend:
         self, route: BatchRoute, headers: dict[str, str]
     ) -> tuple[bytes, list] | None:
         """The batch body Django builds, when every frame is there and cached."""
+        from consult.revocation import access_generation_key
         from viewer import render_cache
         from viewer.access import may_see_key, study_view_key
 
@@ -315,11 +319,12 @@ class _Backend:
         if len(studies) != 1:
             return None  # nothing found (Django answers 404 or the problems)
         study_id = studies.pop()
-        may, viewed = await self.redis.mget(
+        may, viewed, generation = await self.redis.mget(
             self.make_key(may_see_key(user_id, study_id)),
             self.make_key(study_view_key(user_id, study_id)),
+            self.make_key(access_generation_key(user_id)),
         )
-        if may != b"1" or viewed is None:
+        if may is None or may != generation or viewed is None:
             return None
         index, blobs = [], []
         for uid, frame in route.frames:

@@ -60,7 +60,9 @@
     };
     socket.onclose = function (e) {
       document.documentElement.dataset.live = "off";
-      if (e.code >= 4400 && e.code < 4500) return; // refused: do not hammer
+      // Refused or signed out: do not hammer. 4403 is "your access changed": reconnecting
+      // checks it again (and is refused with 4404 where the page is no longer theirs).
+      if (e.code >= 4400 && e.code < 4500 && e.code !== 4403) return;
       setTimeout(function () {
         connect(path, Math.min(delay * 2, 30000), true); // its onopen catches up
       }, delay);
