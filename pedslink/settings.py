@@ -4,6 +4,7 @@ Every value has a safe development default so that `make run` works on a fresh
 machine; production sets DEBUG=0 and real secrets (see README, "Configuration").
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -49,7 +50,17 @@ if not PATIENT_ID_HMAC_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+# Where links in e-mails, text messages and DICOMweb answers point (pedslink.proxy.absolute_url).
+# `make run` sets it to the web process's address: honcho gives every process its own PORT.
 SITE_URL = env("SITE_URL", "http://127.0.0.1:" + env("PORT", "8000"))
+# Reverse proxies whose X-Real-IP / X-Forwarded-* headers are believed (pedslink/proxy.py):
+# comma-separated addresses or networks. Empty: the peer's own address is the client's.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _error:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_error}") from None
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -69,6 +80,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "pedslink.proxy.ForwardedHeadersMiddleware",  # first: before anything reads those headers
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "consult.middleware.RequestIdMiddleware",
