@@ -10,13 +10,30 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 DICOM_PORT ?= 11112
 export PORT HOST REDIS_URL DICOM_PORT
 
+# `make run` is a trial on one machine, not a debug session (README, "A trial on one machine"):
+# DEBUG off, plain http on HOST:PORT (so the https-only settings are off), SECRET_KEY and
+# PATIENT_ID_HMAC_KEY generated once into var/secrets/ unless set, and SITE_URL fixed to the
+# web address here: honcho gives each process its own PORT (the worker's is PORT+100).
+# DEMO=0 skips the demo alliance (accounts with a published password) for a real trial.
+DEMO ?= 1
+PROCFILE ?= Procfile
+run start: export DEBUG ?= 0
+run start: export SECRETS_DIR ?= $(CURDIR)/var/secrets
+run start: export SITE_URL ?= http://$(HOST):$(PORT)
+run start: export ALLOWED_HOSTS ?= localhost,127.0.0.1,[::1],$(HOST)
+run start: export SECURE_SSL_REDIRECT ?= 0
+run start: export SESSION_COOKIE_SECURE ?= 0
+run start: export CSRF_COOKIE_SECURE ?= 0
+run start: export SECURE_HSTS_SECONDS ?= 0
+
 TEST_DATABASE_URL ?= $(if $(DATABASE_URL),$(DATABASE_URL),postgres://postgres:postgres@127.0.0.1:5432/pedslink)
 PYTEST_ARGS ?=
 
-.PHONY: help install messages redis run test bench lint format check clean ohif
+.PHONY: help install messages redis run start test bench lint format check clean ohif
 
 help:
 	@echo "make run    install, migrate, load the demo alliance and start web, worker, beat, listener"
+	@echo "            (DEBUG off, keys generated in var/secrets/; DEMO=0: no demo alliance)"
 	@echo "make test   install and run the whole test suite (PostgreSQL + Redis)"
 	@echo "make bench  run the benchmarks in bench/"
 	@echo "make lint   ruff check and format check"
@@ -40,11 +57,16 @@ redis:
 run: install messages redis ohif
 	mkdir -p var
 	$(PY) manage.py migrate --no-input
-	$(PY) manage.py seed_demo
+	$(PY) manage.py collectstatic --no-input -v 0
+	$(if $(filter 1,$(DEMO)),$(PY) manage.py seed_demo --demo,@echo "DEMO=0: no demo alliance loaded")
 	@echo
-	@echo "PedsLink is starting at http://$(HOST):$(PORT)/  (Ctrl-C stops everything)"
+	@echo "PedsLink is starting at $(SITE_URL)/  (Ctrl-C stops everything)"
 	@echo
-	$(VENV)/bin/honcho start -f Procfile
+	@$(MAKE) --no-print-directory start
+
+# The processes of the Procfile, with the trial's environment above (`make run` ends here).
+start:
+	$(VENV)/bin/honcho start -f $(PROCFILE)
 
 test: install messages redis ohif
 	scripts/ensure_system.sh chromium docker-compose dcmtk postgresql-client

@@ -349,6 +349,7 @@ def _http() -> None:
             "off",
             "--log-level",
             "warning",
+            "--no-proxy-headers",  # as the Procfile: TRUSTED_PROXIES decides, in Django
         ],
         cwd=ROOT,
         env=env,

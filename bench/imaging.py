@@ -160,7 +160,7 @@ class PedsLink:
     def start(self) -> None:
         web = [str(ROOT / ".venv/bin/uvicorn"), "pedslink.asgi:application", "--host",
                "127.0.0.1", "--port", str(self.http), "--lifespan", "off", "--log-level",
-               "warning", "--workers", WORKERS]  # fmt: skip
+               "warning", "--workers", WORKERS, "--no-proxy-headers"]  # fmt: skip
         listener = [PY, "manage.py", "dicom_listener", "--host", "127.0.0.1", "--port",
                     str(self.dicom)]  # fmt: skip
         for cmd in (web, listener):

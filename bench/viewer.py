@@ -302,6 +302,7 @@ def start_pedslink(media: Path) -> tuple[subprocess.Popen, int]:
             "--log-level",
             "warning",
             "--no-access-log",
+            "--no-proxy-headers",  # as the Procfile: TRUSTED_PROXIES decides, in Django
         ],
         cwd=ROOT,
         env=env,

@@ -8,14 +8,15 @@ from django.db import models
 from django.http import HttpRequest
 
 from consult.models import AuditEvent, Patient
+from pedslink.proxy import client_address
 
 Action = AuditEvent.Action
 Outcome = AuditEvent.Outcome
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    # Behind the reverse proxy (docker/), the proxy sets X-Real-IP; REMOTE_ADDR otherwise.
-    return request.META.get("HTTP_X_REAL_IP") or request.META.get("REMOTE_ADDR") or None
+    # The peer, or what a proxy in TRUSTED_PROXIES forwards (never a header from anyone else).
+    return client_address(request)
 
 
 def audit_record(

@@ -26,7 +26,7 @@ from consult.models import (
 )
 from consult.services import national_id_hash
 
-DEMO_PASSWORD = "PedsLink-demo-2026"  # noqa: S105 - demo accounts only; seeding refuses DEBUG=0
+DEMO_PASSWORD = "PedsLink-demo-2026"  # noqa: S105 - demo accounts only; seeding needs --demo
 
 EXPERT = (
     "ZJCH",

@@ -25,6 +25,7 @@ from django.utils.timezone import now
 from consult.models import Notification, User
 from consult.realtime import push_after_commit, user_group
 from consult.sms import SmsMessage, get_sms_backend
+from pedslink.proxy import absolute_url
 
 logger = logging.getLogger(__name__)
 
@@ -153,7 +154,7 @@ def _claim(notification_id: int) -> Notification | None:
 
 def _send(row: Notification) -> None:
     if row.channel == Channel.EMAIL:
-        body = row.body + (f"\n\n{settings.SITE_URL}{row.url}" if row.url else "")
+        body = row.body + (f"\n\n{absolute_url(row.url)}" if row.url else "")
         send_mail(row.subject, body, None, [row.address], fail_silently=False)
     elif row.channel == Channel.SMS:
         text = f"{row.subject}: {row.body}" if row.subject else row.body

@@ -27,6 +27,7 @@ from consult import portal_limits
 from consult.audit import Action, Outcome, audit_record
 from consult.models import Guardian, PortalShare, Report, Role, User
 from consult.notify import alliance_language, notification_sms_create
+from pedslink.proxy import absolute_url
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
 CODE_RE = re.compile(r"^\d{6}$")
@@ -69,7 +70,7 @@ def _code_hash(share_id: int, code: str) -> str:
 
 
 def portal_link(token: str) -> str:
-    return settings.SITE_URL.rstrip("/") + reverse("portal-open", args=[token])
+    return absolute_url(reverse("portal-open", args=[token]))
 
 
 def audit_actor(share: PortalShare) -> str:

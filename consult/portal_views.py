@@ -75,7 +75,8 @@ def _set_state(
         max_age=session_seconds(),
         path=COOKIE_PATH,
         httponly=True,
-        secure=not settings.DEBUG,
+        # As the staff session cookie: on unless a trial serves plain http (`make run`).
+        secure=settings.SESSION_COOKIE_SECURE,
         samesite="Lax",
     )
     return response

@@ -1,15 +1,19 @@
 """PedsLink settings: one module, driven by environment variables.
 
 Every value has a safe development default so that `make run` works on a fresh
-machine; production sets DEBUG=0 and real secrets (see README, "Configuration").
+machine (secrets are generated per install, never taken from the repository); production
+sets DEBUG=0 and its secrets (see README, "Configuration").
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
+
+from pedslink.keys import install_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -36,20 +40,41 @@ def env_list(name: str, default: str) -> list[str]:
 
 DEBUG = env_bool("DEBUG", True)
 
-_DEV_SECRET = "dev-only-insecure-secret-key-change-me-0123456789abcdefghijklmnop"  # noqa: S105 - development only
-SECRET_KEY = env("SECRET_KEY", _DEV_SECRET if DEBUG else "")
-if not SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG=0")
+# Secrets: from the environment, else made once per install in SECRETS_DIR (pedslink/keys.py;
+# `make run` and development). With DEBUG=0 and no SECRETS_DIR they must be in the environment:
+# machines that share a database must share the keys. No key in the repository signs anything.
+SECRETS_DIR = env("SECRETS_DIR", str(BASE_DIR / "var" / "secrets") if DEBUG else "")
 
+
+def _secret(name: str) -> str:
+    value = env(name)
+    if value:
+        return value
+    if not SECRETS_DIR:
+        raise ImproperlyConfigured(
+            f"{name} must be set when DEBUG=0 (or SECRETS_DIR, to keep generated keys there)"
+        )
+    return install_secret(Path(SECRETS_DIR) / name.lower())
+
+
+SECRET_KEY = _secret("SECRET_KEY")
 # Keyed hash for national/insurance IDs: a separate key so that rotating
 # SECRET_KEY (sessions) does not break cross-hospital matching.
-PATIENT_ID_HMAC_KEY = env("PATIENT_ID_HMAC_KEY", SECRET_KEY if DEBUG else "")
-if not PATIENT_ID_HMAC_KEY:
-    raise ImproperlyConfigured("PATIENT_ID_HMAC_KEY must be set when DEBUG=0")
+PATIENT_ID_HMAC_KEY = _secret("PATIENT_ID_HMAC_KEY")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+# Where links in e-mails, text messages and DICOMweb answers point (pedslink.proxy.absolute_url).
+# `make run` sets it to the web process's address: honcho gives every process its own PORT.
 SITE_URL = env("SITE_URL", "http://127.0.0.1:" + env("PORT", "8000"))
+# Reverse proxies whose X-Real-IP / X-Forwarded-* headers are believed (pedslink/proxy.py):
+# comma-separated addresses or networks. Empty: the peer's own address is the client's.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "")
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _error:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_error}") from None
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -69,6 +94,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "pedslink.proxy.ForwardedHeadersMiddleware",  # first: before anything reads those headers
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "consult.middleware.RequestIdMiddleware",

@@ -1,6 +1,6 @@
 """Demo people for the green channel: the expert center's pediatric surgery gets a head and a
-surgeon, so the receiving department's worklist can be tried. Idempotent; DEBUG only (the
-`seed_referral_demo` command, after `seed_demo`)."""
+surgeon, so the receiving department's worklist can be tried. Idempotent; demo installs only
+(`seed_referral_demo --demo`, after `seed_demo --demo`)."""
 
 from __future__ import annotations
 

@@ -91,7 +91,8 @@ def asgi_server(transactional_db, tmp_path_factory) -> Iterator:  # noqa: ANN001
     from tests.processes import free_port, port_open, subprocess_env, uvicorn_server, wait_for
 
     port = free_port()
-    server = uvicorn_server(port, subprocess_env(), tmp_path_factory.mktemp("asgi")).start()
+    env = subprocess_env(SITE_URL=f"http://127.0.0.1:{port}")  # as `make run` sets it
+    server = uvicorn_server(port, env, tmp_path_factory.mktemp("asgi")).start()
     try:
         wait_for(lambda: port_open(port), 30, message="uvicorn\n" + server.output())
         yield SimpleNamespace(url=f"http://127.0.0.1:{port}", process=server)

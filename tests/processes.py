@@ -186,6 +186,7 @@ def uvicorn_server(port: int, env: dict[str, str], log_dir: Path) -> Process:
             "off",
             "--log-level",
             "warning",
+            "--no-proxy-headers",  # as the Procfile: TRUSTED_PROXIES decides, in Django
         ],
         env,
         log_dir,

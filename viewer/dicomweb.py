@@ -24,6 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from pydicom.uid import UID
 
 from consult.audit import Action, audit_denied, audit_record
+from pedslink.proxy import absolute_url
 from viewer import multipart, qido_fields, storage, transcode
 from viewer.auth import dicomweb_endpoint
 from viewer.models import Instance, Series, Source, Study
@@ -140,7 +141,7 @@ def _stow_response(request: HttpRequest, results: list[IngestResult]) -> HttpRes
             failed.append(item)
     body: dict[str, Any] = {}
     if len(studies) == 1:
-        url = request.build_absolute_uri(f"/dicomweb/studies/{next(iter(studies))}")
+        url = absolute_url(f"/dicomweb/studies/{next(iter(studies))}", request)
         body["00081190"] = {"vr": "UR", "Value": [url]}
     if referenced:
         body["00081199"] = {"vr": "SQ", "Value": referenced}
@@ -157,10 +158,11 @@ def _ui(value: str) -> dict[str, Any]:
 def _instance_url(request: HttpRequest, result: IngestResult) -> str:
     if not result.series_instance_uid:  # already stored: the row knows its series
         instance = Instance.objects.select_related("series__study").get(pk=result.instance_id)
-        return request.build_absolute_uri(_path(instance))
-    return request.build_absolute_uri(
+        return absolute_url(_path(instance), request)
+    return absolute_url(
         f"/dicomweb/studies/{result.study_instance_uid}/series/{result.series_instance_uid}"
-        f"/instances/{result.sop_instance_uid}"
+        f"/instances/{result.sop_instance_uid}",
+        request,
     )
 
 
@@ -375,19 +377,20 @@ def _defaults(indexed: dict[str, Any], tags: tuple[str, ...], url: str) -> dict[
 
 
 def _study_json(request: HttpRequest, study: Study) -> dict[str, Any]:
-    url = request.build_absolute_uri(f"/dicomweb/studies/{study.study_instance_uid}")
+    url = absolute_url(f"/dicomweb/studies/{study.study_instance_uid}", request)
     return _defaults(qido_fields.study_indexed(study), STUDY_DEFAULT, url)
 
 
 def _series_json(request: HttpRequest, series: Series) -> dict[str, Any]:
-    url = request.build_absolute_uri(
-        f"/dicomweb/studies/{series.study.study_instance_uid}/series/{series.series_instance_uid}"
+    url = absolute_url(
+        f"/dicomweb/studies/{series.study.study_instance_uid}/series/{series.series_instance_uid}",
+        request,
     )
     return _defaults(qido_fields.series_indexed(series), SERIES_DEFAULT, url)
 
 
 def _instance_json(request: HttpRequest, instance: Instance) -> dict[str, Any]:
-    url = request.build_absolute_uri(_path(instance))
+    url = absolute_url(_path(instance), request)
     return _defaults(qido_fields.instance_indexed(instance), INSTANCE_DEFAULT, url)
 
 
@@ -499,15 +502,15 @@ def _metadata(request: HttpRequest, instance: Instance) -> dict[str, Any]:
         ds = pydicom.dcmread(fp, stop_before_pixels=True)
     data = ds.to_json_dict(
         bulk_data_threshold=64 * 1024,
-        bulk_data_element_handler=lambda el: request.build_absolute_uri(
-            f"{_path(instance)}/bulk/{el.tag:08X}"
+        bulk_data_element_handler=lambda el: absolute_url(
+            f"{_path(instance)}/bulk/{el.tag:08X}", request
         ),
     )
     if instance.rows:
         frames = ",".join(str(n) for n in range(1, instance.number_of_frames + 1))
         data["7FE00010"] = {
             "vr": "OB" if UID(instance.transfer_syntax_uid).is_compressed else "OW",
-            "BulkDataURI": request.build_absolute_uri(f"{_path(instance)}/frames/{frames}"),
+            "BulkDataURI": absolute_url(f"{_path(instance)}/frames/{frames}", request),
         }
     return data
 

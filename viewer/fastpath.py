@@ -43,6 +43,8 @@ from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 from django.utils.crypto import constant_time_compare
 
+from pedslink.proxy import FORWARDED_HEADERS, is_trusted
+
 logger = logging.getLogger(__name__)
 
 Scope = dict[str, Any]
@@ -183,9 +185,13 @@ class CachedImages:
 
 
 def request_headers(scope: Scope) -> dict[str, str]:
+    # As pedslink.proxy.ForwardedHeadersMiddleware: X-Forwarded-* only from a trusted proxy.
+    trusted = is_trusted((scope.get("client") or ("",))[0])
     out: dict[str, str] = {}
     for name, value in scope["headers"]:
         key = name.decode("latin-1").lower()
+        if key in FORWARDED_HEADERS and not trusted:
+            continue
         text = value.decode("latin-1")
         out[key] = f"{out[key]}; {text}" if key == "cookie" and key in out else text
     return out

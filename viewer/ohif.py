@@ -14,13 +14,15 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
+from pedslink.proxy import absolute_url
+
 
 def ohif_root():  # noqa: ANN201
     return settings.BASE_DIR / "static" / "ohif"
 
 
 def data_source(request: HttpRequest) -> dict:
-    root = request.build_absolute_uri("/dicomweb")
+    root = absolute_url("/dicomweb", request)
     return {
         "namespace": "@ohif/extension-default.dataSourcesModule.dicomweb",
         "sourceName": "pedslink",

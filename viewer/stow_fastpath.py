@@ -8,7 +8,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE), then one hop into a pooled thread runs, in order, 
 middleware would do for this request and the very same view, `viewer.dicomweb.stow`: the
 same authentication (`viewer.auth`), services, audit row and answer.
 
-What the middleware does for a bearer STOW, done here the same way: SecurityMiddleware,
+What the middleware does for a bearer STOW, done here the same way: forwarded headers
+dropped unless from a trusted proxy (pedslink.proxy), SecurityMiddleware,
 LocaleMiddleware, CommonMiddleware and XFrameOptionsMiddleware through their own hooks, the
 request id (consult.middleware), Django's request_started / request_finished signals (the
 database connection is handed back at the end) and its exception handling. Sessions, CSRF,
@@ -39,6 +40,7 @@ from viewer.fastpath import ASGIApp, Receive, Scope, Send, _host_allowed, needs_
 PATH = re.compile(r"^/dicomweb/studies(?:/([^/]+))?$")  # viewer.urls, <str:study>
 # settings.MIDDLEWARE as this module mirrors it; the fast path is off for any other list.
 MIDDLEWARE = [
+    "pedslink.proxy.ForwardedHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "consult.middleware.RequestIdMiddleware",
@@ -147,9 +149,11 @@ class BearerStow:
         from django.contrib.auth.models import AnonymousUser
 
         from consult.middleware import request_id
+        from pedslink.proxy import strip_untrusted
         from viewer.dicomweb import stow
 
         hooks = self._middleware()
+        strip_untrusted(request.META)  # pedslink.proxy.ForwardedHeadersMiddleware's work
         request.request_id = request_id(request.META.get("HTTP_X_REQUEST_ID", ""))  # type: ignore[attr-defined]
         request.user = AnonymousUser()  # the view sets the token's account
         response = None

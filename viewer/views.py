@@ -21,6 +21,7 @@ from pydicom.uid import generate_uid
 from consult.audit import Action, audit_denied, audit_record
 from consult.models import Patient, PatientIdentifier, Role
 from consult.selectors import get_patient_for, get_visible_or_404, patients_visible_to
+from pedslink.proxy import absolute_url
 from viewer import header_diff, photos, storage
 from viewer.forms import (
     AssignStudyForm,
@@ -405,7 +406,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
             "tokens": tokens,
             "form": form,
             "secret": secret,
-            "dicomweb_url": request.build_absolute_uri("/dicomweb"),
+            "dicomweb_url": absolute_url("/dicomweb", request),
         },
     )
 

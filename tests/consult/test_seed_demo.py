@@ -20,18 +20,17 @@ def counts():
 
 
 def test_seed_demo_twice_gives_the_same_alliance(db, settings, capsys):
-    settings.DEBUG = True
-    call_command("seed_demo")
+    settings.DEBUG = False  # as `make run` serves: the switch is --demo, not DEBUG
+    call_command("seed_demo", "--demo")
     first = counts()
-    call_command("seed_demo")
+    call_command("seed_demo", "--demo")
     assert counts() == first
     out = capsys.readouterr().out
     assert DEMO_PASSWORD in out and "town_doc" in out
 
 
-def test_demo_alliance_has_what_the_readme_promises(db, settings):
-    settings.DEBUG = True
-    call_command("seed_demo")
+def test_demo_alliance_has_what_the_readme_promises(db):
+    call_command("seed_demo", "--demo")
     assert Hospital.objects.filter(tier=Tier.EXPERT_CENTER).count() == 1
     members = Hospital.objects.exclude(tier=Tier.EXPERT_CENTER)
     assert members.count() >= 12
@@ -51,8 +50,16 @@ def test_demo_alliance_has_what_the_readme_promises(db, settings):
     assert User.objects.get(username="town_doc").check_password(DEMO_PASSWORD)
 
 
-def test_seed_demo_refuses_to_run_in_production(db, settings):
-    settings.DEBUG = False
-    with pytest.raises(CommandError, match="DEBUG=0"):
+@pytest.mark.parametrize("debug", [True, False])
+def test_seed_demo_refuses_without_the_demo_switch_whatever_debug_is(db, settings, debug):
+    settings.DEBUG = debug
+    with pytest.raises(CommandError, match="--demo"):
         call_command("seed_demo")
-    assert Hospital.objects.count() == 0
+    assert Hospital.objects.count() == 0 and User.objects.count() == 0
+
+
+def test_seed_referral_demo_refuses_without_the_demo_switch(db, settings):
+    settings.DEBUG = True
+    with pytest.raises(CommandError, match="--demo"):
+        call_command("seed_referral_demo")
+    assert User.objects.count() == 0

@@ -60,8 +60,8 @@ def test_opening_the_link_sets_a_private_cookie_and_redirects_to_a_clean_url(cli
     assert token not in page.content.decode()
 
 
-def test_cookie_is_secure_when_debug_is_off(client, share_link, settings):
-    settings.DEBUG = False
+def test_cookie_is_secure_when_session_cookies_are(client, share_link, settings):
+    settings.SESSION_COOKIE_SECURE = True  # the default with DEBUG=0
     _, token = share_link
     assert client.get(f"/p/{token}").cookies["pl_portal"]["secure"]
 
@@ -143,8 +143,9 @@ def test_a_form_posted_without_the_visits_key_is_refused(client, share_link, chi
     assert not Notification.objects.filter(kind="portal_code").exists()
 
 
-def test_cookie_is_not_marked_secure_in_development(client, share_link, settings):
-    settings.DEBUG = True
+def test_cookie_is_not_marked_secure_on_a_plain_http_trial(client, share_link, settings):
+    settings.DEBUG = False
+    settings.SESSION_COOKIE_SECURE = False  # `make run`: DEBUG off, plain http
     _, token = share_link
     assert not client.get(f"/p/{token}").cookies["pl_portal"]["secure"]
 

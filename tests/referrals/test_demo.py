@@ -14,8 +14,8 @@ pytestmark = pytest.mark.django_db
 
 def test_demo_surgery_has_a_head_and_a_surgeon_and_seeding_twice_changes_nothing(settings):
     seed_demo_alliance()
-    settings.DEBUG = True
-    call_command("seed_referral_demo", stdout=io.StringIO())
+    settings.DEBUG = False  # as `make run` serves: the switch is --demo, not DEBUG
+    call_command("seed_referral_demo", "--demo", stdout=io.StringIO())
     head, surgeon = seed_referral_demo()
     assert seed_referral_demo() == [head, surgeon]
     assert head.department.head == head and surgeon.department == head.department

@@ -53,7 +53,8 @@ def county_token(county_hospital, alliance_admin):
 def server(transactional_db, media_root, tmp_path):
     """uvicorn with pedslink.asgi against the test database, Redis and stored files."""
     port = free_port()
-    process = uvicorn_server(port, subprocess_env(MEDIA_ROOT=str(media_root)), tmp_path).start()
+    env = subprocess_env(MEDIA_ROOT=str(media_root), SITE_URL=f"http://127.0.0.1:{port}")
+    process = uvicorn_server(port, env, tmp_path).start()
     try:
         wait_for(lambda: port_open(port), 30, message=lambda: "uvicorn\n" + process.output())
         yield SimpleNamespace(url=f"http://127.0.0.1:{port}", port=port, process=process)

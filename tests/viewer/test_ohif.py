@@ -26,13 +26,14 @@ def has_qido_and_wado() -> bool:
 
 
 @pytest.mark.django_db
-def test_config_points_ohif_at_pedslink_dicomweb(login, county_doctor):
+def test_config_points_ohif_at_pedslink_dicomweb(login, county_doctor, settings):
     if not (ohif_root() / "app-config.js").exists():
         pytest.skip("OHIF not installed: run `make ohif`")
+    settings.SITE_URL = "http://127.0.0.1:18123"  # not the request's Host (README, SITE_URL)
     response = login(county_doctor).get("/ohif/app-config.js")
     body = response.content.decode()
     assert "window.config.routerBasename = '/ohif';" in body
-    assert '"qidoRoot": "http://testserver/dicomweb"' in body
+    assert '"qidoRoot": "http://127.0.0.1:18123/dicomweb"' in body
 
 
 @pytest.mark.django_db
@@ -44,7 +45,10 @@ def test_ohif_needs_a_login(client):
 @installed
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_ohif_boots_and_queries_pedslink_with_the_session(page, live_server, county_doctor):
+def test_ohif_boots_and_queries_pedslink_with_the_session(
+    page, live_server, county_doctor, settings
+):
+    settings.SITE_URL = live_server.url
     browser_login(page, live_server, county_doctor, PASSWORD)
     with page.expect_request(lambda r: "/dicomweb/studies" in r.url, timeout=60_000) as qido:
         page.goto(f"{live_server.url}/ohif/")
@@ -54,7 +58,10 @@ def test_ohif_boots_and_queries_pedslink_with_the_session(page, live_server, cou
 @installed
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_ohif_loads_a_pedslink_study_and_draws_an_image(page, live_server, county_doctor, child):
+def test_ohif_loads_a_pedslink_study_and_draws_an_image(
+    page, live_server, county_doctor, child, settings
+):
+    settings.SITE_URL = live_server.url
     if not has_qido_and_wado():
         pytest.skip("needs QIDO-RS and WADO-RS (imaging branch); runs once that is merged")
     study = StudyFactory(patient=child)

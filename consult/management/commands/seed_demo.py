@@ -1,17 +1,29 @@
-from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from consult.demo import DEMO_PASSWORD, seed_demo_alliance
 from consult.demo_consultations import seed_consultations
 
 
 class Command(BaseCommand):
-    help = "Load the demo alliance (idempotent). Refused when DEBUG=0."
+    help = (
+        "Load the demo alliance (idempotent): accounts whose password is published in the "
+        "README. Refused unless --demo confirms that this install is a demo."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--demo",
+            action="store_true",
+            help="confirm that this install may hold the demo accounts (`make run` passes it)",
+        )
 
     def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003
-        if not settings.DEBUG:
+        # An explicit switch, not DEBUG: `make run` serves with DEBUG off and still loads the
+        # demo, and a real trial (`make run DEMO=0`) must not get published passwords.
+        if not options["demo"]:
             raise CommandError(
-                "seed_demo refuses to run with DEBUG=0: demo accounts are not for production."
+                "seed_demo creates accounts whose password is published: pass --demo to "
+                "confirm this install is a demo (`make run DEMO=0` skips it)."
             )
         users = seed_demo_alliance()
         seed_consultations(stdout=self.stdout)
