@@ -228,3 +228,25 @@ def test_wrong_codes_count_towards_the_lockout(client, specialist, password):
     response = _code(client, current_code(device))
     assert response.status_code in (302, 429)
     assert not _logged_in(client)
+
+
+def test_seed_demo_prints_one_kept_secret_and_demo_totp_logs_in(db, client, settings, capsys):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from consult.demo import DEMO_PASSWORD
+    from consult.models import User
+
+    settings.DEBUG = True
+    call_command("seed_demo")
+    first = re.search(r"key: (\w+)", capsys.readouterr().out).group(1)
+    call_command("seed_demo")
+    out = capsys.readouterr().out
+    assert f"key: {first}" in out and f"otpauth://totp/PedsLink%3Ademo?secret={first}" in out
+
+    code = StringIO()
+    call_command("demo_totp", "spec_liu", stdout=code)
+    _password(client, User.objects.get(username="spec_liu"), DEMO_PASSWORD)
+    _code(client, code.getvalue().strip())
+    assert _logged_in(client)
