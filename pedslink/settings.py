@@ -311,6 +311,7 @@ AXES_CLIENT_IP_CALLABLE = "consult.audit.client_ip"
 AXES_LOCKOUT_CALLABLE = "consult.login_views.locked_out"
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ADMIN = False
+AXES_DISABLE_ACCESS_LOG = True  # successful logins are audit rows already
 AXES_VERBOSE = False
 AXES_SENSITIVE_PARAMETERS = ["password", "otp_token", "csrfmiddlewaretoken"]
 
