@@ -46,6 +46,11 @@ from consult.report_templates import TEMPLATES, display_rows, template_for
 from consult.reporting import report_amend, report_save, report_sign
 from consult.selectors import consultations_visible_to, get_patient_for, get_visible_or_404
 from consult.sla_sweep import sla_policy_update
+from consult.two_factor import (
+    SecondFactorRequired,
+    require_recent_second_factor,
+    second_factor_is_recent,
+)
 from consult.workflow import (
     ConsultationError,
     attachment_add,
@@ -474,6 +479,7 @@ def consultation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "reassign_form": reassign_form,
         "is_referring": user.role == Role.REFERRING_DOCTOR,
         "is_assignee": consultation.assigned_to_id == user.pk,
+        "second_factor_stale": can_write and not second_factor_is_recent(request),
         **thread_context(consultation, user),
         **_uploader_context(consultation.patient),
     }
@@ -690,6 +696,11 @@ def action_report_save(request: HttpRequest, pk: int) -> HttpResponse:
             **_report_fields(request.POST),
         )
         if request.POST.get("sign"):
+            # The draft above is kept; signing waits for a fresh second factor if need be.
+            try:
+                require_recent_second_factor(request, token=request.POST.get("otp_token", ""))
+            except SecondFactorRequired as exc:
+                raise ConsultationError(str(exc)) from exc
             report_sign(
                 consultation=c, user=request.user, password=request.POST.get("password", "")
             )

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from base64 import b32encode
+from binascii import unhexlify
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from django.db import transaction
 from django.utils import timezone
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 
 from consult.models import (
     Department,
@@ -362,3 +367,35 @@ def seed_demo_alliance() -> list[User]:
     creators = {u.hospital.code: u for u in users if u.role == Role.REFERRING_DOCTOR}
     _children(hospitals, creators)
     return users
+
+
+DEMO_DEVICE = "demo"
+
+
+@transaction.atomic
+def seed_demo_totp(users: list[User]) -> str:
+    """Give each demo account an authenticator device, all with one secret that is made at
+    random the first time (so it is this install's own, never in the repository) and kept in
+    the database: running again keeps it. Returns the secret in base32 for the app."""
+    existing = TOTPDevice.objects.filter(user__in=users, name=DEMO_DEVICE).first()
+    key = existing.key if existing else default_key()
+    for user in users:
+        if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            TOTPDevice.objects.create(user=user, name=DEMO_DEVICE, key=key, confirmed=True)
+    return b32encode(unhexlify(key)).decode()
+
+
+def demo_totp_uri(secret: str) -> str:
+    """The otpauth URI an authenticator app adds (one entry serves every demo account)."""
+    return f"otpauth://totp/{quote('PedsLink:demo')}?secret={secret}&issuer=PedsLink"
+
+
+def demo_totp_code(username: str) -> str:
+    """The current authenticator code of a demo account (for `manage.py demo_totp`)."""
+    if username not in {spec.username for spec in DEMO_USERS}:
+        raise ValueError(username)
+    device = TOTPDevice.objects.filter(user__username=username, confirmed=True).first()
+    if device is None:
+        raise LookupError(username)
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    return f"{totp.token():0{device.digits}d}"

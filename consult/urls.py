@@ -1,11 +1,14 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from consult import views
+from consult import login_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", login_views.PasswordLoginView.as_view(), name="login"),
+    path("login/verify/", login_views.second_factor, name="login-verify"),
+    path("login/enrol/", login_views.enrol, name="login-enrol"),
+    path("account/backup-codes/", login_views.backup_codes, name="backup-codes"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("directory/hospitals/", views.HospitalListView.as_view(), name="hospital-list"),
     path("directory/hospitals/new/", views.HospitalEditView.as_view(), name="hospital-create"),
@@ -28,6 +31,13 @@ urlpatterns = [
     path("directory/users/", views.UserListView.as_view(), name="user-list"),
     path("directory/users/new/", views.UserEditView.as_view(), name="user-create"),
     path("directory/users/<int:pk>/edit/", views.UserEditView.as_view(), name="user-edit"),
+    path(
+        "directory/users/<int:pk>/second-factor/reset/",
+        views.UserSecondFactorResetView.as_view(),
+        name="user-second-factor-reset",
+    ),
+    path("directory/login-locks/unlock/", views.LoginUnlockView.as_view(), name="login-unlock"),
+    path("settings/security/", views.SecuritySettingsView.as_view(), name="security-settings"),
     path("directory/roster/", views.RosterView.as_view(), name="roster-list"),
     path(
         "directory/roster/<int:pk>/delete/",

@@ -10,16 +10,19 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.core.validators import validate_ipv46_address
 from django.db import transaction
 from django.db.models import Count, Prefetch, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views import View
 
 from consult import services
+from consult import two_factor as tf
 from consult.audit import audit_denied
 from consult.forms import (
     AuditSearchForm,
@@ -36,6 +39,7 @@ from consult.models import (
     OnCallShift,
     Patient,
     Role,
+    SecurityPolicy,
     SpecialistSubspecialty,
     Tier,
     User,
@@ -212,7 +216,15 @@ class UserListView(RoleRequiredMixin, View):
         role = request.GET.get("role", "")
         if role in Role.values:
             users = users.filter(role=role)
-        context = {"page": _page(request, users), "q": q, "role": role, "roles": Role.choices}
+        locks = tf.login_locks()
+        context = {
+            "page": _page(request, users),
+            "q": q,
+            "role": role,
+            "roles": Role.choices,
+            "locks": locks,
+            "locked_usernames": {lock["username"] for lock in locks},
+        }
         return render(request, "consult/user_list.html", context)
 
 
@@ -240,6 +252,77 @@ class UserEditView(DirectoryEditView):
 
     def success_url(self, obj: User) -> str:
         return reverse("user-list")
+
+    def render_form(self, form: Any, status: int = 200) -> HttpResponse:
+        user = form.instance
+        context = {"form": form, "title": self.title, "object": user}
+        if user.pk:
+            context["security"] = {
+                "locked": tf.username_locked(user.username),
+                "authenticator": tf.totp_device(user) is not None,
+                "backup_codes": tf.backup_codes_left(user),
+                "required": tf.second_factor_required(user),
+            }
+        return render(self.request, self.template_name, context, status=status)
+
+
+class LoginUnlockView(RoleRequiredMixin, View):
+    """Lift a login lockout, by account and/or by address (audited)."""
+
+    object_type = "user"
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        username = request.POST.get("username", "").strip()[:150]
+        ip_address = request.POST.get("ip_address", "").strip()
+        try:
+            if ip_address:
+                validate_ipv46_address(ip_address)
+        except ValidationError:
+            return HttpResponseBadRequest(_("Not an IP address."))
+        if not username and not ip_address:
+            return HttpResponseBadRequest(_("Say which account or address to unlock."))
+        tf.login_unlock(
+            actor=request.user, username=username, ip_address=ip_address, request=request
+        )
+        messages.success(request, _("Login lock lifted."))
+        back = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+            back = reverse("user-list")
+        return redirect(back)
+
+
+class UserSecondFactorResetView(RoleRequiredMixin, View):
+    """Remove a user's authenticator, backup and SMS devices (lost phone); audited."""
+
+    object_type = "user"
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        user = get_object_or_404(users_visible_to(request.user), pk=pk)
+        tf.second_factor_reset(actor=request.user, user=user, request=request)
+        messages.success(
+            request, _("Two-factor login reset: the user sets up the app again at next login.")
+        )
+        return redirect("user-edit", pk=user.pk)
+
+
+class SecuritySettingsView(RoleRequiredMixin, View):
+    """The alliance's login security policy."""
+
+    object_type = "securitypolicy"
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return render(
+            request, "consult/security_settings.html", {"policy": SecurityPolicy.current()}
+        )
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        tf.security_policy_update(
+            actor=request.user,
+            referring_doctors_need_second_factor=request.POST.get("referring_doctors") == "on",
+            request=request,
+        )
+        messages.success(request, _("Security settings saved."))
+        return redirect("security-settings")
 
 
 # On-call roster ----------------------------------------------------------------

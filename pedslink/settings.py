@@ -7,6 +7,7 @@ sets DEBUG=0 and its secrets (see README, "Configuration").
 
 import ipaddress
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -88,6 +89,10 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "channels",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "consult",
     "referrals",
     "viewer",
@@ -106,6 +111,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a lockout flagged during authentication into the login page's message.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "pedslink.urls"
@@ -149,6 +156,12 @@ AUTH_USER_MODEL = "consult.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# The lockout backend goes first: a locked-out account or address never reaches the password
+# check (README "Login lockout").
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -309,11 +322,37 @@ PORTAL_SESSION_MINUTES = env_int("PORTAL_SESSION_MINUTES", 30)
 PORTAL_MAX_IMAGES = env_int("PORTAL_MAX_IMAGES", 8)
 PORTAL_LIMIT_REDIS_URL = env("PORTAL_LIMIT_REDIS_URL", REDIS_URL)
 
+# Login lockout (README "Login lockout"): django-axes with its database handler, so the lock
+# lives in PostgreSQL beside the accounts and a database outage refuses every login.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10)
+# A lock ends by itself after LOGIN_LOCKOUT_MINUTES (0: only when an admin lifts it).
+AXES_COOLOFF_TIME = (
+    timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 30))
+    if env_int("LOGIN_LOCKOUT_MINUTES", 30)
+    else None
+)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "consult.audit.client_ip"
+AXES_LOCKOUT_CALLABLE = "consult.login_views.locked_out"
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ADMIN = False
+AXES_DISABLE_ACCESS_LOG = True  # successful logins are audit rows already
+AXES_VERBOSE = False
+AXES_SENSITIVE_PARAMETERS = ["password", "otp_token", "csrfmiddlewaretoken"]
+
+# Staff two-factor login (README "Two-factor login for staff").
+OTP_TOTP_ISSUER = "PedsLink"
+SECOND_FACTOR_MAX_AGE_HOURS = float(env("SECOND_FACTOR_MAX_AGE_HOURS", "12"))
+SECOND_FACTOR_PENDING_MINUTES = env_int("SECOND_FACTOR_PENDING_MINUTES", 10)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    # django-axes logs every login at INFO; failures and lockouts (WARNING) are enough.
+    "loggers": {"axes": {"level": env("AXES_LOG_LEVEL", "WARNING")}},
 }
 
 # Imaging ingest: caps on what one file, one zip or one image may cost (README, "Imaging").

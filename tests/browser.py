@@ -73,11 +73,20 @@ def phone_page(browser, request) -> Iterator:  # noqa: ANN001
 
 
 def browser_login(page, live_server, user, password: str) -> None:  # noqa: ANN001
-    """Log in through the real login form."""
+    """Log in through the real login form, and through the second step (the code of the
+    user's authenticator, made for them if they have none) when their role needs it."""
+    from consult.two_factor import second_factor_required
+    from tests.second_factor import authenticator_for, current_code
+
+    device = authenticator_for(user) if second_factor_required(user) else None
     page.goto(f"{live_server.url}/login/")
     page.fill("input[name=username]", user.username)
     page.fill("input[name=password]", password)
     page.click("main button[type=submit]")
+    if device is not None:
+        page.wait_for_url(f"{live_server.url}/login/verify/")
+        page.fill("input[name=otp_token]", current_code(device))
+        page.click("main button.primary")
     page.wait_for_url(f"{live_server.url}/")
 
 

@@ -35,6 +35,7 @@ from consult.models.patients import (
 )
 from consult.models.portal import PortalShare
 from consult.models.reports import Report, TransferUrgency
+from consult.models.security import SecurityPolicy, SmsDevice
 from consult.models.sla import DEFAULT_POLICIES, SlaPolicy
 
 __all__ = [
@@ -51,7 +52,9 @@ __all__ = [
     "PortalShare",
     "Priority",
     "Report",
+    "SecurityPolicy",
     "SlaPolicy",
+    "SmsDevice",
     "Status",
     "TransferUrgency",
     "AppendOnlyError",

@@ -13,6 +13,7 @@ from consult.report_pdf import report_pdf
 from consult.reporting import StaleReportError, report_amend, report_save, report_sign
 from consult.workflow import ConsultationError
 from tests.factories import PASSWORD
+from tests.second_factor import second_factor_passed
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
@@ -137,6 +138,7 @@ def test_doctor_downloads_the_pdf_and_outsider_cannot(login, in_review, outsider
 
 def test_sign_through_the_page(login, in_review):
     client = login(in_review.assigned_to)
+    second_factor_passed(client)  # signing wants a recent second factor (test_two_factor.py)
     url = reverse("consultation-report", args=[in_review.pk])
     form = {
         "template": "gi",

@@ -10,6 +10,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.sessions.backends.db import SessionStore
 
 from pedslink.asgi import application
+from tests.second_factor import second_factor_passed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -144,6 +145,7 @@ def test_saving_and_signing_at_once_sends_one_report_event_after_the_signature(
 
         def save_and_sign():
             client.force_login(in_review.assigned_to)
+            second_factor_passed(client)
             client.post(
                 reverse("consultation-report", args=[in_review.pk]),
                 {

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from consult.demo import DEMO_PASSWORD, seed_demo_alliance
+from consult.demo import DEMO_PASSWORD, demo_totp_uri, seed_demo_alliance, seed_demo_totp
 from consult.demo_consultations import seed_consultations
 
 
@@ -35,3 +35,10 @@ class Command(BaseCommand):
         for user in users:
             hospital = user.hospital.name_zh if user.hospital else "-"
             self.stdout.write(f"  {user.username:<12} {user.get_role_display():<10} {hospital}")
+        secret = seed_demo_totp(users)
+        self.stdout.write(
+            "Two-factor login (specialists, coordinators, admins): add this key to an "
+            "authenticator app; one entry serves every demo account:\n"
+            f"  key: {secret}\n  {demo_totp_uri(secret)}\n"
+            "  or print the current code: python manage.py demo_totp <username>"
+        )
