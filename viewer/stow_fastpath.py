@@ -52,6 +52,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # acts only on a login that axes flagged: not here
 ]
 # The hooks that act on a bearer STOW, in settings order (responses go back in reverse).
 HOOKED = [
