@@ -23,12 +23,14 @@ from consult.audit import Action, audit_denied, audit_record
 from consult.models import (
     MAX_WEIGHT_KG,
     MIN_WEIGHT_KG,
+    AllergyStatus,
     Guardian,
     Hospital,
     Patient,
     Role,
     SpecialistSubspecialty,
     User,
+    allergy_errors,
 )
 from consult.selectors import hospitals_visible_to, patients_visible_to, users_visible_to
 
@@ -218,6 +220,15 @@ class PatientSerializer(serializers.ModelSerializer):
     )
     weighed_on = serializers.DateField(write_only=True, required=False)
     latest_weight = serializers.SerializerMethodField()
+    allergy_status = serializers.ChoiceField(
+        choices=AllergyStatus.choices,
+        required=False,
+        help_text=gettext_lazy(
+            "not_recorded: nobody asked yet; none_known: no known allergies (stated); "
+            "listed: the allergies are in `allergies`. When left out it is `listed` if "
+            "`allergies` is given, otherwise `not_recorded` (never `none_known`)."
+        ),
+    )
     guardians = GuardianSerializer(many=True)
 
     class Meta:
@@ -235,6 +246,7 @@ class PatientSerializer(serializers.ModelSerializer):
             "weight_kg",
             "weighed_on",
             "latest_weight",
+            "allergy_status",
             "allergies",
             "guardians",
         ]
@@ -260,6 +272,15 @@ class PatientSerializer(serializers.ModelSerializer):
         if not value:
             raise ValidationError(_("Add at least one guardian."))
         return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        text = attrs.get("allergies", "").strip()
+        status_ = attrs.get("allergy_status") or (
+            AllergyStatus.LISTED if text else AllergyStatus.NOT_RECORDED
+        )
+        if errors := allergy_errors(status_, text):
+            raise ValidationError(errors)
+        return {**attrs, "allergy_status": status_, "allergies": text}
 
 
 class PatientViewSet(
@@ -313,7 +334,8 @@ class PatientViewSet(
                 weight_kg=data.get("weight_kg"),
                 weighed_on=data.get("weighed_on"),
                 national_id=data.get("national_id", ""),
-                allergies=data.get("allergies", ""),
+                allergy_status=data["allergy_status"],
+                allergies=data["allergies"],
                 guardians=[dict(g) for g in data["guardians"]],
                 request=request,
             )

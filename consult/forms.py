@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from consult.models import (
     MAX_WEIGHT_KG,
     MIN_WEIGHT_KG,
+    AllergyStatus,
     AuditEvent,
     Department,
     Guardian,
@@ -195,12 +196,27 @@ class PatientForm(forms.ModelForm):
 
     class Meta:
         model = Patient
-        fields = ["name", "sex", "birth_date", "allergies"]
-        widgets = {"birth_date": DateInput(), "sex": forms.RadioSelect}
+        fields = ["name", "sex", "birth_date", "allergy_status", "allergies"]
+        widgets = {
+            "birth_date": DateInput(),
+            "sex": forms.RadioSelect,
+            "allergy_status": forms.RadioSelect,
+        }
+        labels = {"allergy_status": _("Allergies"), "allergies": _("Allergies (list)")}
+        help_texts = {"allergies": _("Only with “Allergies:”, e.g. penicillin (rash).")}
+
+    # A doctor says which of the three it is; nothing typed or left blank is taken to mean
+    # "no known allergies". The rule itself is Patient.clean (run by this ModelForm).
+    ALLERGY_CHOICES = [
+        (AllergyStatus.NOT_RECORDED, _("Not asked yet")),
+        (AllergyStatus.NONE_KNOWN, _("No known allergies")),
+        (AllergyStatus.LISTED, _("Allergies:")),
+    ]
 
     def __init__(self, *args, user: User, **kwargs) -> None:  # noqa: ANN002, ANN003
         super().__init__(*args, **kwargs)
         self.fields["sex"].choices = Sex.choices
+        self.fields["allergy_status"].choices = self.ALLERGY_CHOICES
         if user.role != Role.ADMIN:
             # A doctor registers children at their own hospital only.
             del self.fields["hospital"]

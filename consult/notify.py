@@ -5,6 +5,12 @@ pushes the bell update and queues delivery. `notification_deliver` claims one ro
 with a conditional update, sends it, records the result, and backs off on failure.
 `notifications_resend_due` is run by beat and picks up rows a crash left behind.
 Referrals and the parent portal use the same functions.
+
+Delivery is at least once to the gateway: a crash (or a database cut) after the gateway
+accepted a message but before the row was marked sent makes the sweep send it again once
+the claim times out. Every attempt at a row carries the row's `idempotency_key` (SMS: the
+gateway's idempotency key; e-mail: the Message-ID and `X-PedsLink-Idempotency-Key`), so a
+gateway or relay that honours it delivers once.
 """
 
 from __future__ import annotations
@@ -13,10 +19,11 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Iterable
+from email.utils import parseaddr
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import translation
@@ -152,13 +159,27 @@ def _claim(notification_id: int) -> Notification | None:
     return Notification.objects.get(pk=notification_id)
 
 
+IDEMPOTENCY_HEADER = "X-PedsLink-Idempotency-Key"
+
+
+def message_id(key: str) -> str:
+    """A Message-ID that is the same on every attempt at one row (Django would make a new
+    one per attempt, from the sending host's name). Its domain is the sender's."""
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "pedslink.invalid"
+    return f"<{key}@{domain}>"
+
+
 def _send(row: Notification) -> None:
+    key = str(row.idempotency_key)
     if row.channel == Channel.EMAIL:
         body = row.body + (f"\n\n{absolute_url(row.url)}" if row.url else "")
-        send_mail(row.subject, body, None, [row.address], fail_silently=False)
+        headers = {"Message-ID": message_id(key), IDEMPOTENCY_HEADER: key}
+        EmailMessage(row.subject, body, None, [row.address], headers=headers).send()
     elif row.channel == Channel.SMS:
         text = f"{row.subject}: {row.body}" if row.subject else row.body
-        get_sms_backend().send_messages([SmsMessage(to=row.address, body=text)])
+        get_sms_backend().send_messages(
+            [SmsMessage(to=row.address, body=text, idempotency_key=key)]
+        )
 
 
 def notification_deliver(*, notification_id: int) -> bool:

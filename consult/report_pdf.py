@@ -79,7 +79,8 @@ def report_pdf(report: Report) -> bytes:
             [("VALIGN", (0, 0), (-1, -1), "TOP"), ("LINEBELOW", (0, -1), (-1, -1), 0.5, "#999999")]
         )
     )
-    story += [table, Spacer(1, 4 * mm), _p(_("Question"), st["h"]), _p(c.question, st["base"])]
+    story += [table, Spacer(1, 4 * mm), _p(_("Question"), st["h"])]
+    story.append(_p(c.question.strip() or _("not recorded"), st["base"]))
     template = TEMPLATES.get(report.template)
     rows = display_rows(template, report.data) if template else []
     if rows:

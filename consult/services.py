@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from consult.audit import Action, audit_record
 from consult.models import (
+    AllergyStatus,
     Department,
     Guardian,
     Hospital,
@@ -33,6 +34,7 @@ from consult.models import (
     SpecialistSubspecialty,
     User,
     WeightRecord,
+    allergy_errors,
 )
 from consult.revocation import access_end
 
@@ -71,12 +73,19 @@ def patient_register(
     weight_kg: Decimal | None = None,
     weighed_on: dt.date | None = None,
     national_id: str = "",
+    allergy_status: str = AllergyStatus.NOT_RECORDED,
     allergies: str = "",
     guardians: Iterable[dict[str, str]] = (),
     request: Any = None,
 ) -> Patient:
-    """Register a child at `hospital` with its MRN, first weight and guardians."""
+    """Register a child at `hospital` with its MRN, first weight and guardians.
+
+    Allergies are three states (`AllergyStatus`): a list needs `allergies`, "not recorded"
+    and "no known allergies" must come without one."""
     mrn = mrn.strip()
+    allergies = allergies.strip()
+    if errors := allergy_errors(allergy_status, allergies):
+        raise ValidationError(errors)
     existing = PatientIdentifier.objects.filter(hospital=hospital, mrn=mrn).select_related(
         "patient"
     )
@@ -89,6 +98,7 @@ def patient_register(
         sex=sex,
         birth_date=birth_date,
         home_hospital=hospital,
+        allergy_status=allergy_status,
         allergies=allergies,
         national_id_hash=national_id_hash(national_id) if national_id.strip() else "",
         created_by=actor,

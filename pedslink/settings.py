@@ -311,6 +311,11 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "PedsLink <noreply@pedslink.inval
 # message in SMS_FILE_PATH), or a gateway class with the interface documented in consult/sms.py.
 SMS_BACKEND = env("SMS_BACKEND", "consult.sms.ConsoleSmsBackend")
 SMS_FILE_PATH = env("SMS_FILE_PATH", str(BASE_DIR / "var" / "sms"))
+# consult.sms.HttpSmsBackend: the gateway's URL, its bearer token (none by default) and the
+# seconds to wait for its answer.
+SMS_HTTP_URL = env("SMS_HTTP_URL", "")
+SMS_HTTP_TOKEN = env("SMS_HTTP_TOKEN", "")
+SMS_HTTP_TIMEOUT = env_int("SMS_HTTP_TIMEOUT", 10)
 
 # Parent portal (README "Parent portal"): link lifetime, attempt limits, the limiter's Redis.
 PORTAL_LINK_DAYS = env_int("PORTAL_LINK_DAYS", 30)

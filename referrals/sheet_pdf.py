@@ -48,13 +48,18 @@ def transfer_sheet_rows(referral: Referral) -> list[tuple[str, str]]:
             _("Weight"),
             f"{weight.weight_kg} kg ({weight.measured_on.isoformat()})"
             if weight
-            else _("not known"),
+            else _("not recorded"),
         ),
-        (_("Allergies"), child.allergies or _("none known")),
+        # Three states: the list, "no known allergies" only when a doctor said so, and
+        # "not recorded" for a field nobody filled in (never read as "none").
+        (_("Allergies"), child.allergies_display),
         (_("Urgency"), referral.get_urgency_display()),
         (_("Reason for transfer"), referral.reason),
-        (_("Diagnosis question"), question or "—"),
-        (_("Report summary"), summary or "—"),
+        (_("Diagnosis question"), question or _("not recorded")),
+        (
+            _("Report summary"),
+            summary or (_("not recorded") if report is not None else _("no report attached")),
+        ),
         (_("Date and time"), when),
         (_("Where to report"), _contact(referral.report_to, referral.slot)),
         (_("Transport"), referral.get_transport_display() or "—"),

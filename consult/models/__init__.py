@@ -26,11 +26,13 @@ from consult.models.notifications import Notification
 from consult.models.patients import (
     MAX_WEIGHT_KG,
     MIN_WEIGHT_KG,
+    AllergyStatus,
     Guardian,
     Patient,
     PatientIdentifier,
     Sex,
     WeightRecord,
+    allergy_errors,
     mobile_validator,
 )
 from consult.models.portal import PortalShare
@@ -59,6 +61,7 @@ __all__ = [
     "TransferUrgency",
     "AppendOnlyError",
     "AuditEvent",
+    "AllergyStatus",
     "Department",
     "Guardian",
     "Hospital",
@@ -74,6 +77,7 @@ __all__ = [
     "Tier",
     "User",
     "WeightRecord",
+    "allergy_errors",
     "localized",
     "mobile_validator",
 ]

@@ -1,5 +1,7 @@
 """The notification outbox: rows written with the event, delivered by a task afterwards."""
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -42,6 +44,9 @@ class Notification(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     read_at = models.DateTimeField(null=True, blank=True)
+    # Sent with every attempt to deliver this row (SMS gateway idempotency key, e-mail
+    # Message-ID): a re-send after a crash carries the same key, so the gateway can drop it.
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]

@@ -1,6 +1,7 @@
 """Children, their identifiers per hospital, weights and guardians."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -22,6 +23,32 @@ class Sex(models.TextChoices):
     UNKNOWN = "O", _("Unknown")
 
 
+class AllergyStatus(models.TextChoices):
+    """Three states, never two: a blank allergy field is not a statement that there are none."""
+
+    NOT_RECORDED = "not_recorded", _("not recorded")
+    NONE_KNOWN = "none_known", _("no known allergies")
+    LISTED = "listed", _("allergies listed")
+
+
+def allergy_errors(status: str, text: str) -> dict[str, str]:
+    """What is wrong with this (status, text) pair, by field; empty when it is consistent.
+    The one rule for the form, the API and the services."""
+    if status not in AllergyStatus.values:
+        return {"allergy_status": str(_("Choose whether allergies were asked about."))}
+    if status == AllergyStatus.LISTED and not text.strip():
+        return {"allergies": str(_("List the allergies, or choose another answer."))}
+    if status != AllergyStatus.LISTED and text.strip():
+        return {
+            "allergies": str(
+                _("You listed allergies: choose “Allergies:”, or clear the list.")
+                if status == AllergyStatus.NOT_RECORDED
+                else _("“No known allergies” cannot come with a list: clear the list.")
+            )
+        }
+    return {}
+
+
 class Patient(models.Model):
     """A child. The national/insurance ID is kept only as a keyed HMAC, never in clear."""
 
@@ -35,6 +62,13 @@ class Patient(models.Model):
         related_name="registered_patients",
         verbose_name=_("registering hospital"),
     )
+    allergy_status = models.CharField(
+        _("allergy status"),
+        max_length=12,
+        choices=AllergyStatus.choices,
+        default=AllergyStatus.NOT_RECORDED,
+    )
+    # The list, only when allergy_status is LISTED.
     allergies = models.CharField(_("allergies"), max_length=300, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
@@ -43,11 +77,32 @@ class Patient(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(allergy_status=AllergyStatus.LISTED) & ~models.Q(allergies=""))
+                | (~models.Q(allergy_status=AllergyStatus.LISTED) & models.Q(allergies="")),
+                name="patient_allergies_match_status",
+                violation_error_message=_("Allergies are listed only when their status says so."),
+            )
+        ]
         verbose_name = _("child")
         verbose_name_plural = _("children")
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        self.allergies = self.allergies.strip()
+        if errors := allergy_errors(self.allergy_status, self.allergies):
+            raise ValidationError(errors)
+
+    @property
+    def allergies_display(self) -> str:
+        """What every page, PDF and sheet shows: the list, “no known allergies” when that was
+        said, “not recorded” when nobody asked."""
+        if self.allergy_status == AllergyStatus.LISTED:
+            return self.allergies
+        return str(AllergyStatus(self.allergy_status).label)
 
     @property
     def first_name(self) -> str:

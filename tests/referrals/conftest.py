@@ -88,6 +88,7 @@ def reported(county_doctor, child, specialist):
     )
     GuardianFactory(patient=child, name="李妈妈", mobile="13812345678")
     WeightFactory(patient=child, weight_kg="12.50")
+    child.allergy_status = "listed"
     child.allergies = "青霉素过敏"
     child.save()
     return consultation

@@ -106,14 +106,43 @@ def test_the_transfer_sheet_carries_what_the_crew_needs_in_chinese(scheduled, co
         assert expected in compact, expected
 
 
-def test_sheet_says_when_weight_and_allergies_are_unknown(child, coordinator, surgery):
-    referral = referral_create(
-        user=coordinator, patient=child, department=surgery, urgency="elective", reason="择期"
-    )
+def _sheet_rows(referral) -> dict[str, str]:
+    """The sheet's text read back from the PDF as {label: first line of its value} (pypdf
+    gives a row's label cell, then its value cell, each on its own line)."""
     text = "".join(
         p.extract_text() for p in PdfReader(io.BytesIO(transfer_sheet_pdf(referral))).pages
     )
-    assert "未知" in text and "无已知过敏" in text.replace(" ", "")
+    lines = text.replace(" ", "").splitlines()
+    return dict(zip(lines, lines[1:], strict=False))
+
+
+def test_sheet_says_not_recorded_when_weight_and_allergies_were_left_blank(
+    child, coordinator, surgery
+):
+    # This test used to require "无已知过敏" ("no known allergies") for a blank field: a
+    # blank field is "未记录" (not recorded), never a negative finding.
+    referral = referral_create(
+        user=coordinator, patient=child, department=surgery, urgency="elective", reason="择期"
+    )
+    rows = _sheet_rows(referral)
+    assert rows["过敏史"] == "未记录"
+    assert rows["体重"] == "未记录"
+    assert rows["诊断问题"] == "未记录"
+    assert rows["报告摘要"] == "未附会诊报告"
+    assert "无已知过敏" not in "".join(rows.values())
+
+
+def test_sheet_says_no_known_allergies_only_when_a_doctor_said_so(child, coordinator, surgery):
+    child.allergy_status = "none_known"
+    child.save()
+    referral = referral_create(
+        user=coordinator, patient=child, department=surgery, urgency="elective", reason="择期"
+    )
+    assert _sheet_rows(referral)["过敏史"] == "无已知过敏"
+
+
+def test_sheet_lists_the_allergies(scheduled):
+    assert _sheet_rows(scheduled)["过敏史"] == "青霉素过敏"
 
 
 def test_statistics_time_to_acceptance_and_arrival_and_declines_by_reason(
