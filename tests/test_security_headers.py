@@ -166,9 +166,13 @@ def test_each_page_gets_its_own_nonce(login, county_doctor):
 
 
 @pytest.mark.django_db
-def test_the_directory_forms_cancel_is_a_link_not_a_script(login, alliance_admin):
-    response = login(alliance_admin).get("/directory/hospitals/new/")
-    assert 'href="/directory/hospitals/"' in response.content.decode()
+def test_the_directory_forms_cancel_is_a_link_not_a_script(login, alliance_admin, county_hospital):
+    client = login(alliance_admin)
+    cancel = re.compile(r'<div class="actions">.*?<a href="([^"]*)"', re.DOTALL)
+    page = client.get("/directory/hospitals/new/").content.decode()
+    assert cancel.search(page).group(1) == "/directory/hospitals/"
+    page = client.get(f"/directory/hospitals/{county_hospital.pk}/edit/").content.decode()
+    assert cancel.search(page).group(1) == f"/directory/hospitals/{county_hospital.pk}/"
 
 
 @pytest.mark.django_db
