@@ -92,6 +92,7 @@ class DirectoryEditView(RoleRequiredMixin, View):
     form_class: type
     template_name = "consult/directory_form.html"
     title = ""
+    list_url_name = "hospital-list"
 
     def get_object(self) -> Any:
         pk = self.kwargs.get("pk")
@@ -102,6 +103,11 @@ class DirectoryEditView(RoleRequiredMixin, View):
 
     def success_url(self, obj: Any) -> str:
         raise NotImplementedError
+
+    def cancel_url(self, obj: Any) -> str:
+        """Where Cancel goes (a plain link: no script under the Content-Security-Policy):
+        the row's page, or the list for a new row."""
+        return self.success_url(obj) if obj.pk else reverse(self.list_url_name)
 
     def get(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         return self.render_form(self.get_form())
@@ -124,7 +130,12 @@ class DirectoryEditView(RoleRequiredMixin, View):
         )
 
     def render_form(self, form: Any, status: int = 200) -> HttpResponse:
-        context = {"form": form, "title": self.title, "object": form.instance}
+        context = {
+            "form": form,
+            "title": self.title,
+            "object": form.instance,
+            "cancel_url": self.cancel_url(form.instance),
+        }
         return render(self.request, self.template_name, context, status=status)
 
 
@@ -232,6 +243,7 @@ class UserEditView(DirectoryEditView):
     model = User
     form_class = UserForm
     object_type = "user"
+    list_url_name = "user-list"
 
     @property
     def title(self) -> str:  # type: ignore[override]

@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF, UNSAFE_EVAL, UNSAFE_INLINE, WASM_UNSAFE_EVAL
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -93,6 +94,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "csp",
     "consult",
     "referrals",
     "viewer",
@@ -101,6 +103,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "pedslink.proxy.ForwardedHeadersMiddleware",  # first: before anything reads those headers
     "django.middleware.security.SecurityMiddleware",
+    "pedslink.headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "consult.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -130,6 +133,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -193,6 +197,78 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp) and Permissions-Policy on every response, including
+# static files and the images answered in front of Django (pedslink/headers.py; README,
+# "Security headers"). No inline script runs without the page's nonce; no inline style.
+# connect-src 'self' also allows this host's ws:/wss: (the live pages' websocket).
+# CSP_REPORT_URI: where browsers report violations (optional; e.g. a Sentry CSP endpoint).
+_csp_report_uri = env_list("CSP_REPORT_URI", "") or None
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "worker-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "report-uri": _csp_report_uri,
+    }
+}
+# OHIF Viewer 3 (/ohif/, /static/ohif/), as measured in Chromium (tests/test_security_headers.py):
+# its components style themselves inline and draw data: images, and its image decoders are
+# WebAssembly. Its JPEG-LS decoder also calls `new Function`: that 'unsafe-eval' is added only
+# to the policy of OHIF's worker scripts (requests with Sec-Fetch-Dest: worker), which is the
+# policy a worker runs under; OHIF's page never gets it.
+OHIF_CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE, WASM_UNSAFE_EVAL],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "worker-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "report-uri": _csp_report_uri,
+    }
+}
+OHIF_WORKER_CSP_EXTRA = {"script-src": [UNSAFE_EVAL]}
+# Browser features PedsLink does not use are denied to every page (feature -> allowed origins;
+# an empty list denies). Photos of film come through the file picker, which needs no camera.
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "browsing-topics",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "fullscreen",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "idle-detection",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
 
 # Languages: Simplified Chinese first, English complete.
 LANGUAGE_CODE = "zh-hans"

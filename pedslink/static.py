@@ -7,8 +7,8 @@ behind the page's own requests, and the browser's first image waited for them. H
 WhiteNoise object (same settings: finders and autorefresh in development, the collected and
 compressed files in production) finds the file and builds the response; only the sending is
 done in the event loop. The headers are WhiteNoise's plus those of Django's
-SecurityMiddleware, which is the only middleware in front of WhiteNoise. Anything else (not a
-static file, not GET/HEAD, an HTTPS redirect due) goes to Django as before.
+SecurityMiddleware and pedslink.headers, the only middleware in front of WhiteNoise. Anything
+else (not a static file, not GET/HEAD, an HTTPS redirect due) goes to Django as before.
 """
 
 from __future__ import annotations

@@ -107,3 +107,37 @@ def asgi_server(transactional_db, tmp_path_factory) -> Iterator:  # noqa: ANN001
         yield SimpleNamespace(url=f"http://127.0.0.1:{port}", process=server)
     finally:
         server.kill()
+
+
+# Every Content-Security-Policy violation of a page's documents, as the browser reports it to
+# the page (`securitypolicyviolation`), kept across navigations in sessionStorage.
+_CSP_WATCH = """
+document.addEventListener("securitypolicyviolation", (e) => {
+  const seen = JSON.parse(sessionStorage.getItem("__csp") || "[]");
+  seen.push(`${e.effectiveDirective} blocked ${e.blockedURI || "inline"} in ${e.documentURI}`);
+  sessionStorage.setItem("__csp", JSON.stringify(seen));
+});
+"""
+
+
+_POLICY_MESSAGES = ("Content Security Policy", "Permissions-Policy", "permissions policy")
+
+
+def watch_csp(page) -> list[str]:  # noqa: ANN001
+    """Start collecting the page's Content-Security-Policy violations; returns the list the
+    console's own reports are appended to ("Refused to …", also those of workers, and any
+    Permissions-Policy error or violation). Read them all with `csp_violations`."""
+    console: list[str] = []
+    page.context.add_init_script(_CSP_WATCH)
+
+    def on_console(message) -> None:  # noqa: ANN001
+        if any(text in message.text for text in _POLICY_MESSAGES):
+            console.append(message.text)
+
+    page.on("console", on_console)
+    return console
+
+
+def csp_violations(page, console: list[str]) -> list[str]:  # noqa: ANN001
+    events = page.evaluate("JSON.parse(sessionStorage.getItem('__csp') || '[]')")
+    return [*events, *console]

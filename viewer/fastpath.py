@@ -524,8 +524,10 @@ def _image_headers(media_type: str, vary_encoding: bool = False) -> list[tuple[s
 
 
 def security_headers(scope: Scope, headers: dict[str, str]) -> list[tuple[str, str]]:
-    """What Django's SecurityMiddleware adds to every response."""
-    out = []
+    """What Django's SecurityMiddleware and pedslink.headers add to every response."""
+    from pedslink.headers import response_headers
+
+    out = response_headers(scope["path"], headers.get("sec-fetch-dest", ""))
     if settings.SECURE_CONTENT_TYPE_NOSNIFF:
         out.append(("X-Content-Type-Options", "nosniff"))
     if settings.SECURE_REFERRER_POLICY:

@@ -3,6 +3,8 @@
 The prebuilt app lives in static/ohif/ (`make ohif`); its files are served as static files
 under /static/ohif/, and every /ohif/... route answers its index.html (a single-page app).
 The configuration is OHIF's shipped app-config.js with PedsLink's data source appended.
+OHIF has its own Content-Security-Policy (pedslink/headers.py); its index's two inline
+scripts run with the request's nonce, added here.
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ def app(request: HttpRequest, path: str = "") -> HttpResponse:
     index = ohif_root() / "index.html"
     if not index.exists():
         raise Http404("OHIF is not installed: run `make ohif`")
-    response = HttpResponse(index.read_bytes(), content_type="text/html; charset=utf-8")
+    nonce = f'<script nonce="{request.csp_nonce}">'.encode()  # type: ignore[attr-defined]
+    page = index.read_bytes().replace(b"<script>", nonce)
+    response = HttpResponse(page, content_type="text/html; charset=utf-8")
     response["Cache-Control"] = "no-store"
     return response

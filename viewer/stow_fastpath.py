@@ -9,10 +9,11 @@ middleware would do for this request and the very same view, `viewer.dicomweb.st
 same authentication (`viewer.auth`), services, audit row and answer.
 
 What the middleware does for a bearer STOW, done here the same way: forwarded headers
-dropped unless from a trusted proxy (pedslink.proxy), SecurityMiddleware,
-LocaleMiddleware, CommonMiddleware and XFrameOptionsMiddleware through their own hooks, the
-request id (consult.middleware), Django's request_started / request_finished signals (the
-database connection is handed back at the end) and its exception handling. Sessions, CSRF,
+dropped unless from a trusted proxy (pedslink.proxy), SecurityMiddleware, pedslink.headers
+(Content-Security-Policy, Permissions-Policy), LocaleMiddleware, CommonMiddleware and
+XFrameOptionsMiddleware through their own hooks, the request id (consult.middleware),
+Django's request_started / request_finished signals (the database connection is handed back
+at the end) and its exception handling. Sessions, CSRF,
 messages and WhiteNoise have nothing to do for it: a bearer header wins over the session and
 needs no CSRF token. Anything else goes to Django unchanged: no bearer header (session STOW
 keeps its CSRF check), any other method or URL, a query string, a Host Django would refuse,
@@ -42,6 +43,7 @@ PATH = re.compile(r"^/dicomweb/studies(?:/([^/]+))?$")  # viewer.urls, <str:stud
 MIDDLEWARE = [
     "pedslink.proxy.ForwardedHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "pedslink.headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "consult.middleware.RequestIdMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -57,6 +59,7 @@ MIDDLEWARE = [
 # The hooks that act on a bearer STOW, in settings order (responses go back in reverse).
 HOOKED = [
     "django.middleware.security.SecurityMiddleware",
+    "pedslink.headers.SecurityHeadersMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

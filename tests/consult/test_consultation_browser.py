@@ -33,7 +33,7 @@ def test_township_doctor_to_signed_report(
 
     browser_login(reader, asgi_server, specialist, password)
     reader.goto(f"{url}/worklist/")
-    reader.wait_for_function("document.documentElement.dataset.live === 'on'")
+    reader.wait_for_function("() => document.documentElement.dataset.live === 'on'")
 
     browser_login(doctor, asgi_server, township_doctor, password)
     doctor.goto(f"{url}/consultations/new/?patient={child.pk}")
@@ -46,7 +46,7 @@ def test_township_doctor_to_signed_report(
     doctor.click("button[name=submit]")
     case = Consultation.objects.get()
     doctor.wait_for_url(f"**/consultations/{case.pk}/")
-    doctor.wait_for_function("document.documentElement.dataset.live === 'on'")
+    doctor.wait_for_function("() => document.documentElement.dataset.live === 'on'")
 
     # The specialist's worklist, open all along, shows the case without a reload.
     reader.wait_for_selector(f"tr[data-case='{case.pk}']")

@@ -36,7 +36,7 @@ def test_doctor_uploads_a_study_in_the_form_and_submits_it(
 
     page.set_input_files("input[name=dicom-files]", str(path))
     page.wait_for_selector("#summary:not([hidden])")
-    page.wait_for_function("document.getElementById('id_studies').dataset.refreshed === '1'")
+    page.wait_for_function("() => document.getElementById('id_studies').dataset.refreshed === '1'")
     study = Study.objects.get(study_instance_uid=study_uid)
     new_box = page.locator(f"#id_studies input[name=studies][value='{study.pk}']")
     assert new_box.is_checked()
@@ -81,7 +81,9 @@ def test_doctor_answers_an_information_request_with_new_images(
     page.wait_for_selector("#uploader[data-ready='1']")
     page.fill("form.message-form textarea[name=body]", "今天复查的CT已上传。")
     page.set_input_files("input[name=dicom-files]", str(path))
-    page.wait_for_function("document.getElementById('answer-studies').dataset.refreshed === '1'")
+    page.wait_for_function(
+        "() => document.getElementById('answer-studies').dataset.refreshed === '1'"
+    )
     study = Study.objects.get(study_instance_uid=study_uid)
     # Only the study uploaded here is offered with the answer, ticked.
     boxes = page.locator("#answer-studies input[name=studies]")

@@ -87,7 +87,7 @@ def test_guardian_opens_the_sms_link_and_reads_the_report_on_a_phone(
             "Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]}
         )
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-    page.wait_for_function("document.getElementById('count').textContent.startsWith('2')")
+    page.wait_for_function("() => document.getElementById('count').textContent.startsWith('2')")
     assert page.evaluate("document.getElementById('strip').scrollLeft") > 100
 
     with page.expect_download() as download:

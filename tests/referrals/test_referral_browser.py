@@ -56,7 +56,7 @@ def test_recommendation_to_a_date_the_referring_doctor_sees_live(
     # The coordinator's board is open all along.
     _as(board, asgi_server, coordinator, password)
     board.goto(f"{url}/referrals/")
-    board.wait_for_function("document.documentElement.dataset.live === 'on'")
+    board.wait_for_function("() => document.documentElement.dataset.live === 'on'")
 
     # The specialist signs a report that recommends an urgent transfer.
     _as(other, asgi_server, specialist, password)
@@ -85,7 +85,7 @@ def test_recommendation_to_a_date_the_referring_doctor_sees_live(
     doctor = other
     _as(doctor, asgi_server, county_doctor, password)
     doctor.goto(f"{url}/referrals/{referral.pk}/")
-    doctor.wait_for_function("document.documentElement.dataset.live === 'on'")
+    doctor.wait_for_function("() => document.documentElement.dataset.live === 'on'")
     doctor.evaluate("window.__sameDocument = true")
 
     # The department accepts and schedules.

@@ -247,7 +247,7 @@ def test_the_badge_shows_the_open_count_in_the_browser(
 ):
     browser_login(page, live_server, county_doctor, password)
     page.goto(f"{live_server.url}/imaging/unmatched/")
-    page.wait_for_function("document.getElementById('conflict-count').textContent === '1'")
+    page.wait_for_function("() => document.getElementById('conflict-count').textContent === '1'")
     page.click("#nav-conflicts")
     page.click(f"[data-conflict='{conflict.pk}'] a")
     page.fill("textarea[name=reason]", "re-sent by mistake")

@@ -28,6 +28,8 @@ SAME_HEADERS = (
     "x-content-type-options",
     "x-frame-options",
     "referrer-policy",
+    "content-security-policy",
+    "permissions-policy",
     "x-pixel-offset",
     "x-rescale-slope",
     "x-rescale-intercept",
@@ -95,6 +97,8 @@ def test_a_cached_image_comes_back_the_same_from_the_fast_path(
         expected = "hit" if name == "x-render-cache" else first.headers.get(name)
         assert second.headers.get(name) == expected, name
     assert second.headers["x-request-id"] != first.headers["x-request-id"]
+    assert "default-src 'self'" in second.headers["content-security-policy"]
+    assert "camera=()" in second.headers["permissions-policy"]
     assert views_of(ct_study) == 1
 
 
@@ -216,9 +220,27 @@ def test_static_files_are_served_with_validators_and_security_headers(server):
     assert response.headers["content-type"].startswith("text/javascript")
     assert response.headers["x-content-type-options"] == "nosniff"
     assert response.headers["referrer-policy"] == "same-origin"
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert "camera=()" in response.headers["permissions-policy"]
     again = get(server, path, If_None_Match=response.headers["etag"])
     assert again.status == 304 and again.body == b""
     assert get(server, "/static/js/viewer/no-such-file.js").status == 404
+
+
+def test_ohifs_worker_scripts_alone_may_eval_in_front_of_django_too(server):
+    from viewer.ohif import ohif_root
+
+    bundles = sorted(ohif_root().glob("*.bundle.*.js"))
+    if not bundles:
+        pytest.skip("OHIF not installed: run `make ohif`")
+    path = "/static/ohif/" + bundles[0].name
+    worker = get(server, path, Sec_Fetch_Dest="worker")
+    script = get(server, path, Sec_Fetch_Dest="script")
+    assert worker.status == script.status == 200
+    assert "'unsafe-eval'" in worker.headers["content-security-policy"]
+    assert "'wasm-unsafe-eval'" in script.headers["content-security-policy"]
+    assert "'unsafe-eval'" not in script.headers["content-security-policy"]
+    assert "Sec-Fetch-Dest" in worker.headers["vary"]
 
 
 def test_a_host_django_does_not_serve_is_refused_as_before(server, county_doctor, ct_study):

@@ -52,7 +52,13 @@ def test_a_bearer_stow_is_served_in_front_of_django_with_its_checks_and_audit_ro
     assert item["00081190"]["Value"][0].startswith(study_url + "/series/")
     assert answer.headers["content-type"] == "application/dicom+json"
     assert answer.headers["x-request-id"] == "stow-1"
-    for header in ("x-content-type-options", "x-frame-options", "referrer-policy"):
+    for header in (
+        "x-content-type-options",
+        "x-frame-options",
+        "referrer-policy",
+        "content-security-policy",
+        "permissions-policy",
+    ):
         assert header in answer.headers
     instance = Instance.objects.select_related("series__study").get(
         sop_instance_uid=first.SOPInstanceUID

@@ -52,16 +52,18 @@ def test_doctor_uploads_a_folder_a_zip_and_a_photo(
     page.set_input_files("input[name=dicom-folder]", str(folder))
     page.wait_for_selector("#summary:not([hidden])")
     page.set_input_files("input[name=dicom-files]", str(zip_file))
-    page.wait_for_function("document.querySelectorAll('#files tr .result').length === 5")
+    page.wait_for_function("() => document.querySelectorAll('#files tr .result').length === 5")
     page.wait_for_selector("#summary:not([hidden])")
     page.set_input_files("input[name=photo-files]", str(photo))
     page.click("[data-action=rotate-right]")
     page.click("[data-action=photo-send]")
     page.wait_for_function(
-        "[...document.querySelectorAll('#files .result')].every(r => r.dataset.status)"
+        "() => [...document.querySelectorAll('#files .result')].every(r => r.dataset.status)"
     )
     summary = page.locator("#summary")
-    page.wait_for_function("document.querySelector('[data-count=accepted]').textContent === '5'")
+    page.wait_for_function(
+        "() => document.querySelector('[data-count=accepted]').textContent === '5'"
+    )
     assert summary.locator("[data-count=rejected]").inner_text() == "2"
     rejections = page.locator("#rejections").inner_text()
     assert "CD/DICOM/README.TXT" in rejections and "burned.zip/../evil" in rejections
@@ -75,7 +77,7 @@ def test_doctor_uploads_a_folder_a_zip_and_a_photo(
     page.wait_for_selector("#uploader[data-ready='1']")
     page.set_input_files("input[name=dicom-folder]", str(folder))
     page.wait_for_function(
-        "document.querySelector('[data-count=already_stored]').textContent === '3'"
+        "() => document.querySelector('[data-count=already_stored]').textContent === '3'"
     )
     assert Instance.objects.count() == 5
 

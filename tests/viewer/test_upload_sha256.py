@@ -81,7 +81,9 @@ def test_over_plain_http_an_interrupted_upload_resumes_without_resending(
         (folder / f"IM{n}").write_bytes(make_file(study_uid=study, instance_number=n))
     # The link dropped after two files: only those reached the server.
     page.set_input_files("input[name=dicom-files]", [str(folder / "IM0"), str(folder / "IM1")])
-    page.wait_for_function("document.querySelector('[data-count=accepted]').textContent === '2'")
+    page.wait_for_function(
+        "() => document.querySelector('[data-count=accepted]').textContent === '2'"
+    )
     assert Instance.objects.count() == 2
 
     answers = []

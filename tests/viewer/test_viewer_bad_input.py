@@ -51,7 +51,9 @@ def test_each_bad_input_shows_what_it_can(page, live_server, alliance_admin, mes
     # Mixed sizes: each image is drawn in its own size; the damaged one says why.
     assert page.evaluate("window.__viewer.main.drawn.w") == 64
     page.keyboard.press("ArrowDown")
-    page.wait_for_function("window.__viewer.main.drawn && window.__viewer.main.drawn.w === 96")
+    page.wait_for_function(
+        "() => window.__viewer.main.drawn && window.__viewer.main.drawn.w === 96"
+    )
     page.keyboard.press("ArrowDown")
     assert message.is_visible()
     assert re.search(r"damaged|损坏", message.inner_text())

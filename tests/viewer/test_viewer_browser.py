@@ -77,7 +77,7 @@ def test_desktop_scroll_window_zoom_measure_compare_cine(
     assert image_index(page) == 3
     page.locator("#vp-main canvas").hover()
     page.mouse.wheel(0, 120)
-    page.wait_for_function("window.__viewer.main.index === 3")
+    page.wait_for_function("() => window.__viewer.main.index === 3")
     page.locator("#vp-main .stack-slider").fill("7")
     assert image_index(page) == 7
 
@@ -126,9 +126,9 @@ def test_desktop_scroll_window_zoom_measure_compare_cine(
     page.keyboard.press("w")
     page.keyboard.press("Home")
     page.keyboard.press("ArrowDown")
-    page.wait_for_function("window.__viewer.compare.index === 1")
+    page.wait_for_function("() => window.__viewer.compare.index === 1")
     page.keyboard.press("End")
-    page.wait_for_function(f"window.__viewer.compare.index === {SLICES - 1}")
+    page.wait_for_function(f"() => window.__viewer.compare.index === {SLICES - 1}")
 
     # Cine on the multi-frame ultrasound.
     page.select_option("#prior-select", "")
@@ -136,7 +136,7 @@ def test_desktop_scroll_window_zoom_measure_compare_cine(
     page.wait_for_selector("#vp-main[data-loaded='all']")
     assert "/ 8" in overlay(page, "tl")
     page.locator("#cine").click()
-    page.wait_for_function("window.__viewer.main.index >= 3")
+    page.wait_for_function("() => window.__viewer.main.index >= 3")
     page.locator("#cine").click()
     stopped = page.evaluate("window.__viewer.main.index")
     page.wait_for_timeout(300)
@@ -207,7 +207,7 @@ def test_phone_swipe_pinch_window_measure_compare_cine(
     page.locator(".series-thumb").nth(1).tap()
     page.wait_for_selector("#vp-main[data-loaded='all']")
     page.locator("#cine").tap()
-    page.wait_for_function("window.__viewer.main.index >= 3")
+    page.wait_for_function("() => window.__viewer.main.index >= 3")
     page.locator("#cine").tap()
 
 
