@@ -28,3 +28,4 @@ def test_a_failing_view_gets_the_chinese_500_page_without_a_traceback(db, settin
     assert response.status_code == 500
     assert "服务器出错" in body
     assert "Traceback" not in body and "secret-detail-in-the-traceback" not in body
+    assert "<style" not in body and "style=" not in body  # the policy allows no inline style
