@@ -1,5 +1,6 @@
 from consult.models.audit import AppendOnlyError, AuditEvent
 from consult.models.consultations import (
+    ACTIONS,
     OPEN_STATUSES,
     TRANSITIONS,
     Attachment,
@@ -11,6 +12,7 @@ from consult.models.consultations import (
     Priority,
     Status,
 )
+from consult.models.consultations import Actor as ConsultationActor
 from consult.models.directory import (
     Department,
     Hospital,
@@ -33,11 +35,13 @@ from consult.models.patients import (
     WeightRecord,
     mobile_validator,
 )
-from consult.models.portal import PortalShare
+from consult.models.portal import SHARE_ACTIONS, PortalShare, ShareActor, ShareState
 from consult.models.reports import Report, TransferUrgency
 from consult.models.sla import DEFAULT_POLICIES, SlaPolicy
 
 __all__ = [
+    "ACTIONS",
+    "ConsultationActor",
     "OPEN_STATUSES",
     "TRANSITIONS",
     "Attachment",
@@ -49,6 +53,9 @@ __all__ = [
     "MessageReceipt",
     "Notification",
     "PortalShare",
+    "SHARE_ACTIONS",
+    "ShareActor",
+    "ShareState",
     "Priority",
     "Report",
     "SlaPolicy",
