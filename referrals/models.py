@@ -69,13 +69,13 @@ _BEFORE_ARRIVAL = (
 # graph the one transition function follows.
 ACTIONS: dict[str, Rule] = {
     "accept": Rule(
-        _("accept"),
+        _("accept the child"),
         from_states([Status.REQUESTED], Status.ACCEPTED),
         frozenset({Actor.DEPARTMENT}),
         _("Only the receiving department can do this."),
     ),
     "decline": Rule(
-        _("decline"),
+        _("decline the referral"),
         from_states([Status.REQUESTED], Status.DECLINED),
         frozenset({Actor.DEPARTMENT}),
         _("Only the receiving department can do this."),
@@ -87,7 +87,7 @@ ACTIONS: dict[str, Rule] = {
         _("Only a coordinator can send a referral elsewhere."),
     ),
     "schedule": Rule(
-        _("schedule"),
+        _("schedule the transfer"),
         # SCHEDULED → SCHEDULED: a new date or place, and a new text to the family.
         from_states([Status.ACCEPTED, Status.SCHEDULED], Status.SCHEDULED),
         frozenset({Actor.DEPARTMENT}),
@@ -109,13 +109,13 @@ ACTIONS: dict[str, Rule] = {
         _("Only the receiving department can do this."),
     ),
     "complete": Rule(
-        _("complete"),
+        _("complete the referral"),
         from_states([Status.ARRIVED], Status.COMPLETED),
         frozenset({Actor.DEPARTMENT}),
         _("Only the receiving department can do this."),
     ),
     "cancel": Rule(
-        _("cancel"),
+        _("cancel the referral"),
         from_states(_BEFORE_ARRIVAL, Status.CANCELLED),
         frozenset({Actor.SOURCE, Actor.COORDINATOR}),
         _("Only the referring hospital or a coordinator can cancel."),

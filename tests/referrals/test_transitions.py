@@ -241,7 +241,7 @@ def test_refused_cancelling_after_arrival(scheduled, surgeon, county_doctor):
 def test_refused_moves_the_table_does_not_allow(requested, surgeon):
     with pytest.raises(ReferralError, match="you cannot record the arrival"):
         referral_arrive(referral=requested, user=surgeon)
-    with pytest.raises(ReferralError, match="you cannot complete"):
+    with pytest.raises(ReferralError, match="you cannot complete the referral"):
         referral_complete(referral=requested, user=surgeon, outcome_note="")
 
 
