@@ -12,7 +12,9 @@ from rest_framework.response import Response
 
 from consult.audit import Action, audit_denied, audit_record
 from consult.models import Consultation, Message, Priority, Role, Subspecialty, User
+from consult.refusals import refused_api
 from consult.selectors import consultations_visible_to, patients_visible_to
+from consult.transitions import TransitionNotAllowed
 from consult.workflow import (
     ConsultationError,
     consultation_accept,
@@ -156,6 +158,9 @@ class ConsultationViewSet(
     def _run(self, obj: Consultation, call: Any) -> Response:
         try:
             call()
+        except TransitionNotAllowed as exc:
+            # The workflow table refuses it here (409) or for this person (403).
+            return refused_api(self.request, exc, obj=obj, patient=obj.patient)
         except ConsultationError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         audit_record(request=self.request, action=Action.UPDATE, obj=obj, patient=obj.patient)
@@ -216,6 +221,8 @@ class ConsultationViewSet(
             text = self._text()["text"]
             try:
                 message = message_post(consultation=obj, user=request.user, body=text)
+            except TransitionNotAllowed as exc:
+                return refused_api(request, exc, obj=obj, patient=obj.patient)
             except ConsultationError as exc:
                 return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
             return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)

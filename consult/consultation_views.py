@@ -13,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Prefetch, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.timezone import now
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -41,11 +42,13 @@ from consult.models import (
     User,
 )
 from consult.notify import notifications_mark_read, unread_count
+from consult.refusals import refused_page
 from consult.report_pdf import report_pdf
 from consult.report_templates import TEMPLATES, display_rows, template_for
-from consult.reporting import report_amend, report_save, report_sign
+from consult.reporting import report_amend, report_save, report_sign, report_sign_allowed
 from consult.selectors import consultations_visible_to, get_patient_for, get_visible_or_404
 from consult.sla_sweep import sla_policy_update
+from consult.transitions import TransitionNotAllowed
 from consult.two_factor import (
     SecondFactorRequired,
     require_recent_second_factor,
@@ -55,6 +58,7 @@ from consult.workflow import (
     ConsultationError,
     attachment_add,
     consultation_accept,
+    consultation_allowed,
     consultation_cancel,
     consultation_close,
     consultation_create,
@@ -107,10 +111,13 @@ def _list_rows(qs: Any) -> Any:
 def _act(
     request: HttpRequest, pk: Any, action: Callable[[Consultation], Any], done: str = ""
 ) -> HttpResponse:
-    """Run one service on a visible case; show its refusal as a message."""
+    """Run one service on a visible case. An action the workflow table refuses (the state, or
+    the person) answers 409/403 with the reason; any other refusal is shown as a message."""
     consultation = _get(request, pk)
     try:
         action(consultation)
+    except TransitionNotAllowed as exc:
+        return _refused(request, exc, consultation)
     except ConsultationError as exc:
         messages.error(request, str(exc))
     else:
@@ -124,6 +131,11 @@ def _act(
         if done:
             messages.success(request, done)
     return redirect("consultation-detail", pk=consultation.pk)
+
+
+def _refused(request: HttpRequest, exc: TransitionNotAllowed, c: Consultation) -> HttpResponse:
+    back = reverse("consultation-detail", args=[c.pk])
+    return refused_page(request, exc, obj=c, patient=c.patient, back=back)
 
 
 # --- lists ------------------------------------------------------------------------------
@@ -366,7 +378,12 @@ def _child_picker(request: HttpRequest) -> HttpResponse:
 def consultation_edit(request: HttpRequest, pk: int) -> HttpResponse:
     consultation = _get(request, pk)
     if consultation.status != Status.DRAFT:
-        return redirect("consultation-detail", pk=pk)
+        if request.method != "POST":
+            return redirect("consultation-detail", pk=pk)
+        try:  # an edit posted from a page opened before the case was submitted
+            consultation_allowed("edit", consultation=consultation, user=request.user)
+        except TransitionNotAllowed as exc:
+            return _refused(request, exc, consultation)
     form = ConsultationForm(
         request.POST or None,
         instance=consultation,
@@ -385,6 +402,8 @@ def consultation_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 attachment_add(consultation=consultation, user=request.user, upload=upload)
             if "submit" in request.POST:
                 consultation_submit(consultation=consultation, user=request.user)
+        except TransitionNotAllowed as exc:
+            return _refused(request, exc, consultation)
         except ConsultationError as exc:
             form.add_error(None, str(exc))
         else:
@@ -688,6 +707,8 @@ def action_report_save(request: HttpRequest, pk: int) -> HttpResponse:
             edit_version = int(request.POST.get("edit_version") or 0)
         except ValueError:
             edit_version = -1
+        if request.POST.get("sign"):
+            report_sign_allowed(consultation=c, user=request.user)
         report_save(
             consultation=c,
             user=request.user,

@@ -25,8 +25,18 @@ from django.utils.translation import gettext as _
 
 from consult import portal_limits
 from consult.audit import Action, Outcome, audit_record
-from consult.models import Guardian, PortalShare, Report, Role, User
+from consult.models import (
+    SHARE_ACTIONS,
+    Guardian,
+    PortalShare,
+    Report,
+    Role,
+    ShareActor,
+    ShareState,
+    User,
+)
 from consult.notify import alliance_language, notification_sms_create
+from consult.transitions import ActorNotAllowed, Rule, TransitionNotAllowed, action_check
 from pedslink.proxy import absolute_url
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
@@ -35,6 +45,15 @@ CODE_RE = re.compile(r"^\d{6}$")
 
 class PortalError(Exception):
     """A refusal with a message for the person in front of the screen."""
+
+
+class PortalNotAllowed(TransitionNotAllowed, PortalError):
+    """Not from the share's state (revoked, expired, superseded …): HTTP 409 (410 on the
+    guardian's pages, which say the link is gone)."""
+
+
+class PortalActorNotAllowed(ActorNotAllowed, PortalNotAllowed):
+    """Not for this person: HTTP 403."""
 
 
 class PortalAttemptError(PortalError):
@@ -77,6 +96,29 @@ def audit_actor(share: PortalShare) -> str:
     return f"portal-share:{share.pk}"
 
 
+# --- the SHARE_ACTIONS table ---------------------------------------------------------------
+
+
+def portal_share_allowed(action: str, *, share: PortalShare, user: User | None = None) -> Rule:
+    """The SHARE_ACTIONS rule for `action` on this link, or PortalNotAllowed with the reason.
+    `user` None: the guardian, through the link."""
+    if user is None:
+        actors = {ShareActor.GUARDIAN}
+    else:
+        actors = {ShareActor.STAFF} if may_manage_shares(user, share.report) else set()
+    state = share.state
+    return action_check(
+        SHARE_ACTIONS,
+        action,
+        state=state,
+        state_label=str(ShareState(state).label),
+        actors=actors,
+        refusal=_("This link is “%(state)s”; in this state you cannot %(action)s."),
+        state_error=PortalNotAllowed,
+        actor_error=PortalActorNotAllowed,
+    )
+
+
 # --- sharing ----------------------------------------------------------------------------------
 
 
@@ -116,9 +158,13 @@ def portal_share_create(
     the hospital and carries the link, never the child's name or the diagnosis.
     """
     if report.status != Report.Status.SIGNED:
-        raise PortalError(_("Only a signed, current report can be shared with the family."))
+        raise PortalNotAllowed(
+            _("Only a signed, current report can be shared with the family."), "share"
+        )
     if user is not None and not may_manage_shares(user, report):
-        raise PortalError(_("Only the referring hospital or a coordinator can share this report."))
+        raise PortalActorNotAllowed(
+            _("Only the referring hospital or a coordinator can share this report."), "share"
+        )
     consultation = report.consultation
     chosen = list(guardians)
     if not chosen:
@@ -167,13 +213,15 @@ def portal_share_on_sign(*, report_id: int) -> list[PortalShare]:
 
 
 def portal_token_revoke(*, share: PortalShare, user: User) -> PortalShare:
-    """Revoke a link now: the next page the guardian loads says so."""
-    if not may_manage_shares(user, share.report):
-        raise PortalError(_("Only the referring hospital or a coordinator can revoke this link."))
+    """Revoke a link now: the next page the guardian loads says so. A link already revoked or
+    expired is refused (nothing to revoke, nothing written)."""
+    portal_share_allowed("revoke", share=share, user=user)
     with transaction.atomic():
-        PortalShare.objects.filter(pk=share.pk, revoked_at__isnull=True).update(
+        if not PortalShare.objects.filter(pk=share.pk, revoked_at__isnull=True).update(
             revoked_at=now(), revoked_by=user
-        )
+        ):
+            share.refresh_from_db()
+            portal_share_allowed("revoke", share=share, user=user)
         audit_record(
             action=Action.UPDATE,
             user=user,
@@ -272,6 +320,7 @@ def portal_check_birth_date(
 ) -> PortalShare:
     """Step one: the child's date of birth. Right → a code is sent; returns the share the code
     opens (a newer version's share when this version was superseded)."""
+    portal_share_allowed("check_birth_date", share=share)
     left = _take_try(share, ip)
     if birth_date is None or birth_date != share.patient.birth_date:
         _refuse(share, left, "wrong date of birth")
@@ -284,6 +333,7 @@ def portal_check_birth_date(
 
 def portal_code_send(*, share: PortalShare) -> None:
     """A new 6-digit code to the guardian's registered phone; valid once, for 10 minutes."""
+    portal_share_allowed("send_code", share=share)
     if not portal_limits.code_send_allowed(share_id=share.pk):
         raise PortalError(
             _("Several codes were sent in the last hour. Wait a while, or call the hospital.")
@@ -306,6 +356,7 @@ def portal_code_send(*, share: PortalShare) -> None:
 def portal_check_code(*, share: PortalShare, code: str, ip: str | None) -> PortalShare:
     """Step two: the one-time code. It is used up by the conditional update that accepts it,
     so two requests with the same code cannot both get in."""
+    portal_share_allowed("check_code", share=share)
     left = _take_try(share, ip)
     code = (code or "").strip()
     accepted = CODE_RE.match(code) and PortalShare.objects.filter(
@@ -332,6 +383,7 @@ def portal_report_viewed(
 ) -> None:
     """Every view by the guardian: an audit row with the link as the actor; report page
     views also count as an opening for the doctor's page."""
+    portal_share_allowed("view", share=share)
     at = now()
     with transaction.atomic():
         if what == "report":

@@ -31,9 +31,11 @@ from consult.audit import Action, audit_denied, client_ip
 from consult.models import Guardian, PortalShare, Report
 from consult.portal_limits import LimiterUnavailable
 from consult.portal_selectors import green_channel_appointment, key_images
+from consult.refusals import refused_page
 from consult.report_pdf import report_pdf
 from consult.report_templates import TEMPLATES, display_rows
 from consult.selectors import consultations_visible_to, get_visible_or_404
+from consult.transitions import TransitionNotAllowed
 
 COOKIE = "pl_portal"
 COOKIE_PATH = "/p/"
@@ -200,6 +202,10 @@ def portal_home(request: HttpRequest) -> HttpResponse:
                 svc.portal_code_send(share=share)
                 messages.info(request, _("A new code is on its way."))
                 return redirect("portal-home")
+    except svc.PortalNotAllowed:
+        # Revoked or expired between the check above and the service: the link is gone.
+        share.refresh_from_db()
+        return _problem(request, share.state, share)
     except svc.PortalAttemptError as exc:
         error, left = str(exc), exc.left
     except svc.PortalError as exc:
@@ -243,7 +249,8 @@ def portal_report(request: HttpRequest) -> HttpResponse:
             return _set_state(
                 redirect(reverse("portal-home") + "?newer=1"), target, CODE, request.portal_key
             )
-        return render(request, "portal/superseded.html", {"share": share})
+        # 409: this version may no longer be read; the page offers the current one.
+        return render(request, "portal/superseded.html", {"share": share}, status=409)
     svc.portal_report_viewed(share=share, request=request)
     consultation = report.consultation
     child = share.patient
@@ -353,10 +360,13 @@ def staff_share(request: HttpRequest, pk: int) -> HttpResponse:
     report = consultation.reports.filter(status=Report.Status.SIGNED).order_by("-version").first()
     ids = [int(v) for v in request.POST.getlist("guardian") if v.isdigit()]
     guardians = Guardian.objects.filter(patient_id=consultation.patient_id, pk__in=ids)
+    back = reverse("consultation-detail", args=[pk]) + "#portal"
     try:
         if report is None:
-            raise svc.PortalError(_("There is no signed report to share yet."))
+            raise svc.PortalNotAllowed(_("There is no signed report to share yet."), "share")
         shares = svc.portal_share_create(report=report, guardians=guardians, user=request.user)
+    except TransitionNotAllowed as exc:
+        return refused_page(request, exc, obj=consultation, patient=consultation.patient, back=back)
     except svc.PortalError as exc:
         messages.error(request, str(exc))
     else:
@@ -372,8 +382,11 @@ def staff_revoke(request: HttpRequest, share_id: int) -> HttpResponse:
         pk=share_id,
         report__consultation__in=consultations_visible_to(request.user),
     )
+    back = reverse("consultation-detail", args=[share.report.consultation_id]) + "#portal"
     try:
         svc.portal_token_revoke(share=share, user=request.user)
+    except TransitionNotAllowed as exc:
+        return refused_page(request, exc, obj=share, patient=share.patient, back=back)
     except svc.PortalError as exc:
         messages.error(request, str(exc))
     else:

@@ -9,11 +9,17 @@ from django.db.models import F, Max
 from django.utils.timezone import now
 from django.utils.translation import gettext as _
 
-from consult.models import Consultation, ConsultationEvent, Report, Status, User
+from consult.models import Consultation, ConsultationActor, ConsultationEvent, Report, Status, User
 from consult.notify import alliance_language
 from consult.realtime import object_group, push_after_commit
 from consult.report_templates import TEMPLATES, clean_data, template_for
-from consult.workflow import ConsultationError, _notify, consultation_transition, coordinators
+from consult.workflow import (
+    ConsultationError,
+    _notify,
+    consultation_allowed,
+    consultation_transition,
+    coordinators,
+)
 
 EDITABLE = ("findings", "impression", "recommendation", "transfer_recommended", "transfer_urgency")
 
@@ -30,10 +36,23 @@ def report_current(consultation: Consultation) -> Report | None:
     return consultation.reports.filter(status=Report.Status.SIGNED).order_by("-version").first()
 
 
-def _may_write(user: User, consultation: Consultation, draft: Report | None) -> bool:
+def _allowed(verb: str, user: User, consultation: Consultation, draft: Report | None) -> None:
+    """`verb` ("write" or "sign") the first report, or the amendment being written: the
+    ACTIONS table says from which states and by whom."""
     if draft is not None and draft.version > 1:
-        return draft.author_id == user.pk
-    return consultation.assigned_to_id == user.pk and consultation.status == Status.IN_REVIEW
+        amender = {ConsultationActor.AMENDER} if draft.author_id == user.pk else set()
+        consultation_allowed(
+            f"{verb}_amendment", consultation=consultation, user=user, actors=amender
+        )
+    else:
+        action = "write_report" if verb == "write" else "sign"
+        consultation_allowed(action, consultation=consultation, user=user)
+
+
+def report_sign_allowed(*, consultation: Consultation, user: User) -> None:
+    """Raise the refusal `report_sign` would give for the state or the person, before a page
+    saves the text it is about to sign."""
+    _allowed("sign", user, consultation, report_draft(consultation))
 
 
 def report_save(
@@ -53,8 +72,7 @@ def report_save(
     on a "report" event, and one sent for this save would reload them before the signature
     is committed, and the signing's own event would reach them while they reload (missed)."""
     draft = report_draft(consultation)
-    if not _may_write(user, consultation, draft):
-        raise ConsultationError(_("Only the specialist reading this case can write its report."))
+    _allowed("write", user, consultation, draft)
     chosen = TEMPLATES.get(template) or (
         TEMPLATES[draft.template] if draft else template_for(consultation.subspecialty)
     )
@@ -103,10 +121,9 @@ def report_save(
 def report_sign(*, consultation: Consultation, user: User, password: str) -> Report:
     """Sign the draft: re-enter the password; the version then never changes."""
     draft = report_draft(consultation)
+    _allowed("sign", user, consultation, draft)
     if draft is None:
         raise ConsultationError(_("There is no draft report to sign."))
-    if not _may_write(user, consultation, draft):
-        raise ConsultationError(_("Only the specialist reading this case can sign its report."))
     if not password or not user.check_password(password):
         raise ConsultationError(_("The password is not correct; the report was not signed."))
     if not draft.findings.strip() or not draft.impression.strip():
@@ -181,10 +198,10 @@ def report_sign(*, consultation: Consultation, user: User, password: str) -> Rep
 def report_amend(*, consultation: Consultation, user: User, reason: str) -> Report:
     """Start an amendment: a new draft version copied from the signed one, with a reason."""
     current = report_current(consultation)
-    if current is None or consultation.status not in (Status.REPORTED, Status.CLOSED):
+    signer = {ConsultationActor.SIGNER} if current and current.author_id == user.pk else set()
+    consultation_allowed("amend", consultation=consultation, user=user, actors=signer)
+    if current is None:
         raise ConsultationError(_("Only a signed report can be amended."))
-    if user.pk not in (current.author_id, consultation.assigned_to_id):
-        raise ConsultationError(_("Only the specialist who signed the report can amend it."))
     if not reason.strip():
         raise ConsultationError(_("Give the reason for the amendment."))
     if report_draft(consultation) is not None:

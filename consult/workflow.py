@@ -19,11 +19,13 @@ from django.utils.translation import gettext as _
 
 from consult import sla
 from consult.models import (
+    ACTIONS,
     DEFAULT_POLICIES,
     OPEN_STATUSES,
     TRANSITIONS,
     Attachment,
     Consultation,
+    ConsultationActor,
     ConsultationAssignment,
     ConsultationEvent,
     Message,
@@ -45,6 +47,7 @@ from consult.realtime import (
     user_group,
 )
 from consult.routing import route_pick
+from consult.transitions import ActorNotAllowed, Rule, TransitionNotAllowed, action_check
 
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 _KEEP: Any = object()
@@ -52,6 +55,14 @@ _KEEP: Any = object()
 
 class ConsultationError(Exception):
     """A refused action; the message is shown to the user as is."""
+
+
+class ConsultationNotAllowed(TransitionNotAllowed, ConsultationError):
+    """Not from the case's current state (or somebody moved it first): HTTP 409."""
+
+
+class ConsultationActorNotAllowed(ActorNotAllowed, ConsultationNotAllowed):
+    """Not for this person: HTTP 403."""
 
 
 # --- SLA bookkeeping -----------------------------------------------------------------
@@ -130,7 +141,7 @@ def consultation_transition(
     """
     old = consultation.status
     if to not in TRANSITIONS[old]:
-        raise ConsultationError(
+        raise ConsultationNotAllowed(
             _("This case is “%(old)s”; it cannot become “%(new)s”.")
             % {"old": Status(old).label, "new": Status(to).label}
         )
@@ -153,7 +164,7 @@ def consultation_transition(
             pk=consultation.pk, status=old, assigned_to_id=previous_assignee
         ).update(**changes)
         if not updated:
-            raise ConsultationError(
+            raise ConsultationNotAllowed(
                 _("Somebody else changed this case a moment ago. Reload the page and try again.")
             )
         for field, value in changes.items():
@@ -213,11 +224,59 @@ def _notify(
     )
 
 
-# --- drafts and submission ------------------------------------------------------------
+# --- who may do what (the ACTIONS table) ---------------------------------------------------
 
 
 def _is_referring_side(user: User, consultation: Consultation) -> bool:
     return user.role == Role.REFERRING_DOCTOR and user.hospital_id == consultation.hospital_id
+
+
+def consultation_actors(user: User, consultation: Consultation) -> set[str]:
+    """Who `user` is for this case, in the names of the ACTIONS table."""
+    Actor = ConsultationActor
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return set()
+    actors = {Actor.ANYONE}
+    if _is_referring_side(user, consultation):
+        actors.add(Actor.REFERRING)
+    if user.role == Role.COORDINATOR:
+        actors.add(Actor.COORDINATOR)
+    if user.role == Role.SPECIALIST:
+        if consultation.assigned_to_id == user.pk:
+            actors.add(Actor.ASSIGNEE)
+        elif (
+            consultation.assigned_to_id is None
+            and user.subspecialties.filter(subspecialty=consultation.subspecialty).exists()
+        ):
+            actors.add(Actor.QUEUE)
+    return actors
+
+
+def consultation_allowed(
+    action: str,
+    *,
+    consultation: Consultation,
+    user: User,
+    actors: Iterable[str] = (),
+    actor_refusal: str | None = None,
+) -> Rule:
+    """The ACTIONS rule for `action` on this case by `user`, or ConsultationNotAllowed (the
+    state) / ConsultationActorNotAllowed (the person) with the reason. Every service that
+    acts on a case calls it before it writes anything."""
+    return action_check(
+        ACTIONS,
+        action,
+        state=consultation.status,
+        state_label=str(Status(consultation.status).label),
+        actors={*consultation_actors(user, consultation), *actors},
+        refusal=_("This case is “%(state)s”; in this state you cannot %(action)s."),
+        actor_refusal=actor_refusal,
+        state_error=ConsultationNotAllowed,
+        actor_error=ConsultationActorNotAllowed,
+    )
+
+
+# --- drafts and submission ------------------------------------------------------------
 
 
 def consultation_create(
@@ -274,15 +333,14 @@ def consultation_update(
     **fields: Any,
 ) -> Consultation:
     """Edit a draft (only drafts change; a submitted question stays as the specialist read it)."""
-    if not _is_referring_side(user, consultation):
-        raise ConsultationError(_("Only the referring hospital can edit this request."))
+    consultation_allowed("edit", consultation=consultation, user=user)
     allowed = {"subspecialty", "priority", "urgent_reason", "clinical_history", "question"}
     with transaction.atomic():
         updated = Consultation.objects.filter(pk=consultation.pk, status=Status.DRAFT).update(
             updated_at=now(), **{k: v for k, v in fields.items() if k in allowed}
         )
         if not updated:
-            raise ConsultationError(_("Only a draft can be edited."))
+            raise ConsultationNotAllowed(_("Only a draft can be edited."), "edit")
         consultation.refresh_from_db()
         if study_ids is not None:
             _set_studies(consultation, study_ids)
@@ -304,9 +362,9 @@ def consultation_missing(consultation: Consultation) -> list[str]:
 
 
 def consultation_submit(*, consultation: Consultation, user: User) -> Consultation:
-    """Submit a complete draft and route it."""
-    if not _is_referring_side(user, consultation):
-        raise ConsultationError(_("Only the referring hospital can submit this request."))
+    """Submit a complete draft and route it. Only a draft: a case already with a specialist
+    is never pulled back and routed again."""
+    consultation_allowed("submit", consultation=consultation, user=user)
     missing = consultation_missing(consultation)
     if missing:
         raise ConsultationError(
@@ -365,11 +423,14 @@ def consultation_route(
 def consultation_accept(*, consultation: Consultation, user: User) -> Consultation:
     """The specialist starts reading: from their worklist, or takes a case from the queue."""
     if user.role != Role.SPECIALIST:
-        raise ConsultationError(_("Only a specialist can accept a case."))
+        refusal = _("Only a specialist can accept a case.")
+    elif consultation.assigned_to_id is not None:
+        refusal = _("This case is assigned to another specialist.")
+    else:
+        refusal = _("This case is for another subspecialty.")
+    consultation_allowed("accept", consultation=consultation, user=user, actor_refusal=refusal)
     with transaction.atomic():
         if consultation.status == Status.SUBMITTED and consultation.assigned_to_id is None:
-            if not user.subspecialties.filter(subspecialty=consultation.subspecialty).exists():
-                raise ConsultationError(_("This case is for another subspecialty."))
             consultation_transition(
                 consultation=consultation,
                 to=Status.ASSIGNED,
@@ -377,8 +438,6 @@ def consultation_accept(*, consultation: Consultation, user: User) -> Consultati
                 assignee=user,
                 reason=_("Taken from the queue"),
             )
-        elif consultation.assigned_to_id != user.pk:
-            raise ConsultationError(_("This case is assigned to another specialist."))
         consultation_transition(consultation=consultation, to=Status.IN_REVIEW, actor=user)
     return consultation
 
@@ -386,22 +445,17 @@ def consultation_accept(*, consultation: Consultation, user: User) -> Consultati
 def consultation_reassign(
     *, consultation: Consultation, user: User, specialist: User | None, reason: str
 ) -> Consultation:
-    """The coordinator moves a case to another specialist (or back to the queue)."""
-    if user.role != Role.COORDINATOR:
-        raise ConsultationError(_("Only a coordinator can reassign a case."))
+    """The coordinator moves a case to another specialist (or back to the queue). A case
+    waiting for information keeps a specialist (the answer must reach somebody)."""
+    action = "reassign" if specialist is not None else "requeue"
+    rule = consultation_allowed(action, consultation=consultation, user=user)
     if not reason.strip():
         raise ConsultationError(_("Give a reason for the reassignment."))
     if specialist is not None and specialist.role != Role.SPECIALIST:
         raise ConsultationError(_("Choose a specialist."))
     if specialist is not None and specialist.pk == consultation.assigned_to_id:
         raise ConsultationError(_("The case is already assigned to this specialist."))
-    if consultation.status == Status.INFO_REQUESTED:
-        if specialist is None:
-            # The answer must reach somebody: a paused case keeps a specialist.
-            raise ConsultationError(_("Choose a specialist."))
-        to = Status.INFO_REQUESTED
-    else:
-        to = Status.ASSIGNED if specialist is not None else Status.SUBMITTED
+    to = rule.result(consultation.status)
     with transaction.atomic(), alliance_language():
         previous = consultation.assigned_to
         consultation_transition(
@@ -423,8 +477,7 @@ def consultation_request_info(
     files: Iterable[UploadedFile] = (),
 ) -> Message:
     """The specialist asks the referring doctor; the SLA clock pauses until the answer."""
-    if consultation.assigned_to_id != user.pk:
-        raise ConsultationError(_("Only the specialist reading the case can ask for information."))
+    consultation_allowed("request_info", consultation=consultation, user=user)
     if not question.strip():
         raise ConsultationError(_("Write the question for the referring doctor."))
     with transaction.atomic(), alliance_language():
@@ -444,8 +497,7 @@ def consultation_request_info(
 
 
 def consultation_cancel(*, consultation: Consultation, user: User, reason: str) -> Consultation:
-    if not (_is_referring_side(user, consultation) or user.role == Role.COORDINATOR):
-        raise ConsultationError(_("Only the referring hospital or a coordinator can cancel."))
+    consultation_allowed("cancel", consultation=consultation, user=user)
     if not reason.strip():
         raise ConsultationError(_("Give a reason for cancelling."))
     with transaction.atomic(), alliance_language():
@@ -463,8 +515,7 @@ def consultation_cancel(*, consultation: Consultation, user: User, reason: str) 
 
 
 def consultation_close(*, consultation: Consultation, user: User) -> Consultation:
-    if not (_is_referring_side(user, consultation) or user.role == Role.COORDINATOR):
-        raise ConsultationError(_("Only the referring hospital or a coordinator can close."))
+    consultation_allowed("close", consultation=consultation, user=user)
     return consultation_transition(consultation=consultation, to=Status.CLOSED, actor=user)
 
 
@@ -517,14 +568,18 @@ def message_post(
     and may bring new images: studies of the child (uploaded on the case page) that join the
     consultation's studies, named in the message."""
     files = list(files)
-    studies = _studies_to_add(consultation, user, study_ids)
+    consultation_allowed("message", consultation=consultation, user=user)
+    study_ids = list(study_ids)
+    if study_ids:
+        consultation_allowed("add_images", consultation=consultation, user=user)
+    studies = _studies_to_add(consultation, study_ids)
     if not body.strip() and not files and not studies:
         raise ConsultationError(_("Write a message or attach a file."))
-    if consultation.status in (Status.DRAFT, Status.CLOSED, Status.CANCELLED):
-        raise ConsultationError(_("This case is not open; messages can no longer be added."))
     answering = consultation.status == Status.INFO_REQUESTED and _is_referring_side(
         user, consultation
     )
+    if answering:
+        consultation_allowed("answer", consultation=consultation, user=user)
     with transaction.atomic(), alliance_language():
         kind = Message.Kind.ANSWER if answering else Message.Kind.MESSAGE
         if studies:
@@ -553,15 +608,13 @@ def message_post(
     return message
 
 
-def _studies_to_add(consultation: Consultation, user: User, study_ids: Iterable[int]) -> list:
-    """The studies a message adds: the child's, not yet on the case, from the referring side."""
+def _studies_to_add(consultation: Consultation, study_ids: Iterable[int]) -> list:
+    """The studies a message adds: the child's, not yet on the case."""
     from viewer.models import Study
 
     ids = {int(i) for i in study_ids}
     if not ids:
         return []
-    if not _is_referring_side(user, consultation):
-        raise ConsultationError(_("Only the referring hospital can add images to this case."))
     studies = list(Study.objects.filter(pk__in=ids))
     if len(studies) != len(ids) or any(s.patient_id != consultation.patient_id for s in studies):
         raise ConsultationError(_("A chosen study belongs to another child."))

@@ -12,7 +12,9 @@ from rest_framework.response import Response
 
 from consult.audit import Action, audit_denied, audit_record
 from consult.models import Department
+from consult.refusals import refused_api
 from consult.selectors import consultations_visible_to, patients_visible_to
+from consult.transitions import TransitionNotAllowed
 from referrals.models import DeclineReason, Referral, Transport, Urgency
 from referrals.selectors import referrals_visible_to
 from referrals.services import (
@@ -157,6 +159,9 @@ class ReferralViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         referral = self.get_object()
         try:
             service(referral=referral, user=request.user, **kwargs)
+        except TransitionNotAllowed as exc:
+            # The workflow table refuses it here (409) or for this person (403).
+            return refused_api(request, exc, obj=referral, patient=referral.patient)
         except ReferralError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         audit_record(request=request, action=Action.UPDATE, obj=referral, patient=referral.patient)

@@ -7,6 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from consult.models import TransferUrgency
+from consult.transitions import Rule, from_states
 
 Urgency = TransferUrgency
 
@@ -45,6 +46,85 @@ OPEN_STATUSES = (
 )
 # Statuses whose deadline the sweep watches: acceptance, then scheduling.
 DEADLINE_STATUSES = (Status.REQUESTED, Status.ACCEPTED)
+
+
+class Actor:
+    """Who a user is for one referral (`referrals.services.referral_actors`)."""
+
+    DEPARTMENT = "department"  # acts for the receiving department (members, head, its coordinators)
+    SOURCE = "source"  # a referring doctor of the referring hospital
+    COORDINATOR = "coordinator"
+
+
+_BEFORE_ARRIVAL = (
+    Status.REQUESTED,
+    Status.DECLINED,
+    Status.ACCEPTED,
+    Status.SCHEDULED,
+    Status.IN_TRANSIT,
+)
+
+# What a person may do to a referral, from which status, with what result. The services check
+# it before they write (`referrals.services.referral_allowed`); `TRANSITIONS` above is the
+# graph the one transition function follows.
+ACTIONS: dict[str, Rule] = {
+    "accept": Rule(
+        _("accept the child"),
+        from_states([Status.REQUESTED], Status.ACCEPTED),
+        frozenset({Actor.DEPARTMENT}),
+        _("Only the receiving department can do this."),
+    ),
+    "decline": Rule(
+        _("decline the referral"),
+        from_states([Status.REQUESTED], Status.DECLINED),
+        frozenset({Actor.DEPARTMENT}),
+        _("Only the receiving department can do this."),
+    ),
+    "redirect": Rule(
+        _("send to another department"),
+        from_states([Status.DECLINED], Status.REQUESTED),
+        frozenset({Actor.COORDINATOR}),
+        _("Only a coordinator can send a referral elsewhere."),
+    ),
+    "schedule": Rule(
+        _("schedule the transfer"),
+        # SCHEDULED → SCHEDULED: a new date or place, and a new text to the family.
+        from_states([Status.ACCEPTED, Status.SCHEDULED], Status.SCHEDULED),
+        frozenset({Actor.DEPARTMENT}),
+        _("Only the receiving department can do this."),
+        refusals=dict.fromkeys(
+            [Status.REQUESTED, Status.DECLINED], _("Accept the referral before scheduling it.")
+        ),
+    ),
+    "depart": Rule(
+        _("record the departure"),
+        from_states([Status.SCHEDULED], Status.IN_TRANSIT),
+        frozenset({Actor.SOURCE, Actor.DEPARTMENT, Actor.COORDINATOR}),
+        _("Only the hospitals involved or a coordinator can record this."),
+    ),
+    "arrive": Rule(
+        _("record the arrival"),
+        from_states([Status.SCHEDULED, Status.IN_TRANSIT], Status.ARRIVED),
+        frozenset({Actor.DEPARTMENT}),
+        _("Only the receiving department can do this."),
+    ),
+    "complete": Rule(
+        _("complete the referral"),
+        from_states([Status.ARRIVED], Status.COMPLETED),
+        frozenset({Actor.DEPARTMENT}),
+        _("Only the receiving department can do this."),
+    ),
+    "cancel": Rule(
+        _("cancel the referral"),
+        from_states(_BEFORE_ARRIVAL, Status.CANCELLED),
+        frozenset({Actor.SOURCE, Actor.COORDINATOR}),
+        _("Only the referring hospital or a coordinator can cancel."),
+        refusals=dict.fromkeys(
+            [Status.ARRIVED, Status.COMPLETED],
+            _("The child has already arrived; a referral cannot be cancelled after arrival."),
+        ),
+    ),
+}
 
 
 class Transport(models.TextChoices):

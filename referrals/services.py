@@ -34,11 +34,14 @@ from consult.models import (
 from consult.models import Status as ConsultationStatus
 from consult.notify import alliance_language, notification_create, notification_sms_create
 from consult.realtime import COORDINATORS, object_group, push_after_commit, user_group
+from consult.transitions import ActorNotAllowed, Rule, TransitionNotAllowed, action_check
 from referrals import deadlines
 from referrals.models import (
+    ACTIONS,
     DEADLINE_STATUSES,
     DEFAULT_POLICIES,
     TRANSITIONS,
+    Actor,
     DeclineReason,
     Referral,
     ReferralEvent,
@@ -51,6 +54,14 @@ from referrals.models import (
 
 class ReferralError(Exception):
     """A refused action; the message is shown to the user as is."""
+
+
+class ReferralNotAllowed(TransitionNotAllowed, ReferralError):
+    """Not from the referral's current state (or somebody moved it first): HTTP 409."""
+
+
+class ReferralActorNotAllowed(ActorNotAllowed, ReferralNotAllowed):
+    """Not for this person: HTTP 403."""
 
 
 # --- who is who --------------------------------------------------------------------------
@@ -73,6 +84,36 @@ def is_source_side(user: Any, referral: Referral) -> bool:
 
 def coordinators() -> list[User]:
     return list(User.objects.filter(role=Role.COORDINATOR, is_active=True))
+
+
+def referral_actors(user: Any, referral: Referral) -> set[str]:
+    """Who `user` is for this referral, in the names of the ACTIONS table."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return set()
+    actors = set()
+    if acts_for_department(user, referral.receiving_department):
+        actors.add(Actor.DEPARTMENT)
+    if is_source_side(user, referral):
+        actors.add(Actor.SOURCE)
+    if user.role == Role.COORDINATOR:
+        actors.add(Actor.COORDINATOR)
+    return actors
+
+
+def referral_allowed(action: str, *, referral: Referral, user: User) -> Rule:
+    """The ACTIONS rule for `action` on this referral by `user`, or ReferralNotAllowed (the
+    state) / ReferralActorNotAllowed (the person) with the reason. Every service that acts on
+    a referral calls it before it writes anything."""
+    return action_check(
+        ACTIONS,
+        action,
+        state=referral.status,
+        state_label=str(Status(referral.status).label),
+        actors=referral_actors(user, referral),
+        refusal=_("This referral is “%(state)s”; in this state you cannot %(action)s."),
+        state_error=ReferralNotAllowed,
+        actor_error=ReferralActorNotAllowed,
+    )
 
 
 def department_people(department: Department) -> list[User]:
@@ -149,7 +190,7 @@ def referral_transition(
     """
     old = referral.status
     if to not in TRANSITIONS[old]:
-        raise ReferralError(
+        raise ReferralNotAllowed(
             _("This referral is “%(old)s”; it cannot become “%(new)s”.")
             % {"old": Status(old).label, "new": Status(to).label}
         )
@@ -170,7 +211,7 @@ def referral_transition(
         fields[stamps[to]] = at
     with transaction.atomic():
         if not Referral.objects.filter(pk=referral.pk, status=old).update(**fields):
-            raise ReferralError(_moved_meanwhile(referral, to))
+            raise ReferralNotAllowed(_moved_meanwhile(referral, to))
         for field, value in fields.items():
             setattr(referral, field, value)
         referral.refresh_from_db(fields=["deadline_round"])
@@ -361,16 +402,13 @@ def _referral_insert(
 # --- the receiving department's answers ------------------------------------------------------
 
 
-def _require_department_side(user: User, referral: Referral) -> None:
-    if not acts_for_department(user, referral.receiving_department):
-        raise ReferralError(_("Only the receiving department can do this."))
-
-
 def referral_accept(*, referral: Referral, user: User) -> Referral:
     """The receiving department takes the child. Of two people accepting at once, one wins."""
-    _require_department_side(user, referral)
-    if referral.status == Status.ACCEPTED:
-        raise ReferralError(_moved_meanwhile(referral, Status.ACCEPTED))
+    if referral.status == Status.ACCEPTED and acts_for_department(
+        user, referral.receiving_department
+    ):
+        raise ReferralNotAllowed(_moved_meanwhile(referral, Status.ACCEPTED), "accept")
+    referral_allowed("accept", referral=referral, user=user)
     with transaction.atomic(), alliance_language():
         referral_transition(
             referral=referral, to=Status.ACCEPTED, actor=user, changes={"accepted_by": user}
@@ -390,7 +428,7 @@ def referral_decline(
     *, referral: Referral, user: User, reason_code: str, note: str = ""
 ) -> Referral:
     """The department declines; the coordinator is asked to find another department."""
-    _require_department_side(user, referral)
+    referral_allowed("decline", referral=referral, user=user)
     if reason_code not in DeclineReason.values:
         raise ReferralError(_("Choose why the referral is declined."))
     if reason_code == DeclineReason.OTHER and not note.strip():
@@ -418,8 +456,7 @@ def referral_decline(
 
 def referral_redirect(*, referral: Referral, user: User, department: Department | None) -> Referral:
     """The coordinator sends a declined referral to another department or hospital."""
-    if user.role != Role.COORDINATOR:
-        raise ReferralError(_("Only a coordinator can send a referral elsewhere."))
+    referral_allowed("redirect", referral=referral, user=user)
     department = _check_destination(department)
     if department.pk == referral.receiving_department_id:
         raise ReferralError(_("This department has just declined; choose another one."))
@@ -460,9 +497,7 @@ def referral_schedule(
     what_to_bring: str = "",
 ) -> Referral:
     """Fix (or move) the date, the bed or clinic slot, the place, the transport; text the family."""
-    _require_department_side(user, referral)
-    if referral.status in (Status.REQUESTED, Status.DECLINED):
-        raise ReferralError(_("Accept the referral before scheduling it."))
+    referral_allowed("schedule", referral=referral, user=user)
     if scheduled_for is None:
         raise ReferralError(_("Give the date and time."))
     if scheduled_for <= now():
@@ -527,18 +562,13 @@ def family_sms_text(referral: Referral) -> str:
 
 def referral_depart(*, referral: Referral, user: User) -> Referral:
     """The child is on the way (recorded by either hospital or a coordinator)."""
-    if not (
-        is_source_side(user, referral)
-        or acts_for_department(user, referral.receiving_department)
-        or user.role == Role.COORDINATOR
-    ):
-        raise ReferralError(_("Only the hospitals involved or a coordinator can record this."))
+    referral_allowed("depart", referral=referral, user=user)
     with transaction.atomic():
         return referral_transition(referral=referral, to=Status.IN_TRANSIT, actor=user)
 
 
 def referral_arrive(*, referral: Referral, user: User) -> Referral:
-    _require_department_side(user, referral)
+    referral_allowed("arrive", referral=referral, user=user)
     with transaction.atomic(), alliance_language():
         referral_transition(referral=referral, to=Status.ARRIVED, actor=user)
         _notify(
@@ -553,7 +583,7 @@ def referral_arrive(*, referral: Referral, user: User) -> Referral:
 
 
 def referral_complete(*, referral: Referral, user: User, outcome_note: str) -> Referral:
-    _require_department_side(user, referral)
+    referral_allowed("complete", referral=referral, user=user)
     if not outcome_note.strip():
         raise ReferralError(_("Write the outcome for the referring hospital."))
     with transaction.atomic(), alliance_language():
@@ -575,12 +605,7 @@ def referral_complete(*, referral: Referral, user: User, outcome_note: str) -> R
 
 def referral_cancel(*, referral: Referral, user: User, reason: str) -> Referral:
     """Cancel before arrival (the referring hospital or a coordinator)."""
-    if not (is_source_side(user, referral) or user.role == Role.COORDINATOR):
-        raise ReferralError(_("Only the referring hospital or a coordinator can cancel."))
-    if referral.status in (Status.ARRIVED, Status.COMPLETED):
-        raise ReferralError(
-            _("The child has already arrived; a referral cannot be cancelled after arrival.")
-        )
+    referral_allowed("cancel", referral=referral, user=user)
     if not reason.strip():
         raise ReferralError(_("Give a reason for cancelling."))
     was_scheduled = referral.status in (Status.SCHEDULED, Status.IN_TRANSIT)

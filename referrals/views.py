@@ -11,13 +11,16 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from consult.audit import Action, audit_record
 from consult.models import Consultation, Report, Role, User
+from consult.refusals import refused_page
 from consult.report_pdf import report_pdf
 from consult.selectors import consultations_visible_to, get_visible_or_404, patients_visible_to
+from consult.transitions import TransitionNotAllowed
 from referrals import forms
 from referrals.models import OPEN_STATUSES, Referral, Status
 from referrals.selectors import acts_for_any_department, department_worklist, referrals_visible_to
@@ -294,13 +297,17 @@ ACTIONS: dict[str, tuple[Callable, str]] = {
 @require_POST
 @login_required
 def referral_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    """Run one service on a visible referral; show its refusal as a message."""
+    """Run one service on a visible referral. An action the workflow table refuses (the state,
+    or the person) answers 409/403 with the reason; any other refusal is shown as a message."""
     if action not in ACTIONS:
         raise Http404
     referral = _get(request, pk)
     run, done = ACTIONS[action]
     try:
         run(request, referral)
+    except TransitionNotAllowed as exc:
+        back = reverse("referrals:detail", args=[referral.pk])
+        return refused_page(request, exc, obj=referral, patient=referral.patient, back=back)
     except ReferralError as exc:
         messages.error(request, str(exc))
     else:

@@ -1,5 +1,6 @@
 from consult.models.audit import AppendOnlyError, AuditEvent
 from consult.models.consultations import (
+    ACTIONS,
     OPEN_STATUSES,
     TRANSITIONS,
     Attachment,
@@ -11,6 +12,7 @@ from consult.models.consultations import (
     Priority,
     Status,
 )
+from consult.models.consultations import Actor as ConsultationActor
 from consult.models.directory import (
     Department,
     Hospital,
@@ -35,12 +37,14 @@ from consult.models.patients import (
     allergy_errors,
     mobile_validator,
 )
-from consult.models.portal import PortalShare
+from consult.models.portal import SHARE_ACTIONS, PortalShare, ShareActor, ShareState
 from consult.models.reports import Report, TransferUrgency
 from consult.models.security import SecurityPolicy, SmsDevice
 from consult.models.sla import DEFAULT_POLICIES, SlaPolicy
 
 __all__ = [
+    "ACTIONS",
+    "ConsultationActor",
     "OPEN_STATUSES",
     "TRANSITIONS",
     "Attachment",
@@ -52,6 +56,9 @@ __all__ = [
     "MessageReceipt",
     "Notification",
     "PortalShare",
+    "SHARE_ACTIONS",
+    "ShareActor",
+    "ShareState",
     "Priority",
     "Report",
     "SecurityPolicy",

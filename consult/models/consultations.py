@@ -5,6 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from consult.models.directory import Subspecialty
+from consult.transitions import Rule, from_states
 
 
 class Priority(models.TextChoices):
@@ -43,6 +44,147 @@ TRANSITIONS: dict[str, set[str]] = {
 
 # Cases that count as load for a specialist and that the SLA clock watches.
 OPEN_STATUSES = (Status.SUBMITTED, Status.ASSIGNED, Status.IN_REVIEW, Status.INFO_REQUESTED)
+
+
+class Actor:
+    """Who a user is for one case (`consult.workflow.consultation_actors`)."""
+
+    REFERRING = "referring"  # a referring doctor of the case's hospital
+    ASSIGNEE = "assignee"  # the specialist the case is assigned to now
+    QUEUE = "queue"  # a specialist of the case's subspecialty, while nobody has it
+    COORDINATOR = "coordinator"
+    AMENDER = "amender"  # the author of the amendment being written
+    SIGNER = "signer"  # the author of the current signed report
+    ANYONE = "anyone"  # anyone the case is visible to (the selectors decide)
+
+
+_AMENDABLE = (Status.REPORTED, Status.CLOSED)
+
+# What a person may do to a case, from which status, with what result (STYLE.md "State
+# machines"). The services check it before they write (`consult.workflow.consultation_allowed`);
+# `TRANSITIONS` above is the lower-level graph the one transition function follows, which
+# also carries the SLA ladder's moves (no person: `consult.sla_sweep`).
+ACTIONS: dict[str, Rule] = {
+    "edit": Rule(
+        _("edit the request"),
+        from_states([Status.DRAFT]),
+        frozenset({Actor.REFERRING}),
+        _("Only the referring hospital can edit this request."),
+        refusals=dict.fromkeys(
+            set(Status.values) - {Status.DRAFT}, _("Only a draft can be edited.")
+        ),
+    ),
+    "submit": Rule(
+        _("submit"),
+        from_states([Status.DRAFT], Status.SUBMITTED),
+        frozenset({Actor.REFERRING}),
+        _("Only the referring hospital can submit this request."),
+    ),
+    "cancel": Rule(
+        _("cancel"),
+        from_states([Status.DRAFT, Status.SUBMITTED, Status.ASSIGNED], Status.CANCELLED),
+        frozenset({Actor.REFERRING, Actor.COORDINATOR}),
+        _("Only the referring hospital or a coordinator can cancel."),
+    ),
+    "accept": Rule(
+        _("accept"),
+        from_states([Status.SUBMITTED, Status.ASSIGNED], Status.IN_REVIEW),
+        frozenset({Actor.ASSIGNEE, Actor.QUEUE}),
+        _("Only a specialist can accept a case."),
+    ),
+    "reassign": Rule(
+        _("reassign"),
+        {
+            Status.SUBMITTED: Status.ASSIGNED,
+            Status.ASSIGNED: Status.ASSIGNED,
+            Status.IN_REVIEW: Status.ASSIGNED,
+            # A paused case stays paused with its new specialist (the answer must reach one).
+            Status.INFO_REQUESTED: Status.INFO_REQUESTED,
+        },
+        frozenset({Actor.COORDINATOR}),
+        _("Only a coordinator can reassign a case."),
+    ),
+    "requeue": Rule(
+        _("send back to the queue"),
+        from_states([Status.ASSIGNED, Status.IN_REVIEW], Status.SUBMITTED),
+        frozenset({Actor.COORDINATOR}),
+        _("Only a coordinator can reassign a case."),
+        refusals={
+            Status.INFO_REQUESTED: _(
+                "Choose a specialist: a case waiting for information keeps one, so that the "
+                "answer reaches somebody."
+            )
+        },
+    ),
+    "request_info": Rule(
+        _("ask for information"),
+        from_states([Status.IN_REVIEW], Status.INFO_REQUESTED),
+        frozenset({Actor.ASSIGNEE}),
+        _("Only the specialist reading the case can ask for information."),
+    ),
+    "message": Rule(
+        _("write in the thread"),
+        from_states([*OPEN_STATUSES, Status.REPORTED]),
+        frozenset({Actor.ANYONE}),
+        _("Only the people working on this case can write in its thread."),
+        refusals=dict.fromkeys(
+            [Status.DRAFT, Status.CLOSED, Status.CANCELLED],
+            _("This case is not open; messages can no longer be added."),
+        ),
+    ),
+    "add_images": Rule(
+        _("add images"),
+        from_states([*OPEN_STATUSES, Status.REPORTED]),
+        frozenset({Actor.REFERRING}),
+        _("Only the referring hospital can add images to this case."),
+    ),
+    "answer": Rule(
+        _("answer the information request"),
+        from_states([Status.INFO_REQUESTED], Status.IN_REVIEW),
+        frozenset({Actor.REFERRING}),
+        _("Only the referring hospital can answer the specialist's question."),
+        automatic=True,
+    ),
+    "write_report": Rule(
+        _("write the report"),
+        from_states([Status.IN_REVIEW]),
+        frozenset({Actor.ASSIGNEE}),
+        _("Only the specialist reading this case can write its report."),
+    ),
+    "sign": Rule(
+        _("sign the report"),
+        from_states([Status.IN_REVIEW], Status.REPORTED),
+        frozenset({Actor.ASSIGNEE}),
+        _("Only the specialist reading this case can sign its report."),
+    ),
+    "amend": Rule(
+        _("amend the signed report"),
+        from_states(_AMENDABLE),
+        frozenset({Actor.SIGNER, Actor.ASSIGNEE}),
+        _("Only the specialist who signed the report can amend it."),
+        refusals=dict.fromkeys(
+            set(Status.values) - set(_AMENDABLE), _("Only a signed report can be amended.")
+        ),
+    ),
+    "write_amendment": Rule(
+        _("write the amendment"),
+        from_states(_AMENDABLE),
+        frozenset({Actor.AMENDER}),
+        _("Only the specialist who started the amendment can write it."),
+    ),
+    "sign_amendment": Rule(
+        _("sign the amendment"),
+        from_states(_AMENDABLE),
+        frozenset({Actor.AMENDER}),
+        _("Only the specialist who started the amendment can sign it."),
+    ),
+    "close": Rule(
+        _("close"),
+        from_states([Status.REPORTED], Status.CLOSED),
+        frozenset({Actor.REFERRING, Actor.COORDINATOR}),
+        _("Only the referring hospital or a coordinator can close."),
+    ),
+}
 
 
 class Consultation(models.Model):

@@ -9,6 +9,64 @@ from django.db import models
 from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 
+from consult.models.reports import Report
+from consult.transitions import Rule, from_states
+
+
+class ShareState(models.TextChoices):
+    """A share's state, derived from its columns and its report (no status column: revoking,
+    expiry, an amendment and the first opening each leave their own trace)."""
+
+    SENT = "sent", _("Sent, not opened yet")
+    OPENED = "opened", _("Opened")
+    SUPERSEDED = "superseded", _("Superseded by an amendment")
+    EXPIRED = "expired", _("Expired")
+    REVOKED = "revoked", _("Revoked")
+
+
+class ShareActor:
+    STAFF = "staff"  # the referring hospital's doctors and the coordinators
+    GUARDIAN = "guardian"  # whoever holds the link (then proves the birth date and the code)
+
+
+_LIVE = (ShareState.SENT, ShareState.OPENED, ShareState.SUPERSEDED)
+
+# What may be done with a share link, from which state (`consult.portal_services`). A revoked
+# or expired link does nothing more; a superseded one leads to the current version's code.
+SHARE_ACTIONS: dict[str, Rule] = {
+    "revoke": Rule(
+        _("revoke it"),
+        from_states(_LIVE, ShareState.REVOKED),
+        frozenset({ShareActor.STAFF}),
+        _("Only the referring hospital or a coordinator can revoke this link."),
+    ),
+    "check_birth_date": Rule(
+        _("confirm the date of birth"),
+        from_states(_LIVE),
+        frozenset({ShareActor.GUARDIAN}),
+        _("Please open the link from your text message"),
+    ),
+    "send_code": Rule(
+        _("send a code"),
+        from_states(_LIVE),
+        frozenset({ShareActor.GUARDIAN}),
+        _("Please open the link from your text message"),
+    ),
+    "check_code": Rule(
+        _("enter the code"),
+        from_states(_LIVE),
+        frozenset({ShareActor.GUARDIAN}),
+        _("Please open the link from your text message"),
+    ),
+    "view": Rule(
+        _("read the report"),
+        from_states([ShareState.SENT, ShareState.OPENED], ShareState.OPENED),
+        frozenset({ShareActor.GUARDIAN}),
+        _("Please open the link from your text message"),
+        refusals={ShareState.SUPERSEDED: _("There is a newer version")},
+    ),
+}
+
 
 class PortalShare(models.Model):
     report = models.ForeignKey(
@@ -72,3 +130,15 @@ class PortalShare(models.Model):
     @property
     def is_usable(self) -> bool:
         return not self.is_revoked and not self.is_expired
+
+    @property
+    def state(self) -> str:
+        if self.is_revoked:
+            return ShareState.REVOKED
+        if self.is_expired:
+            return ShareState.EXPIRED
+        if self.report.status == Report.Status.SUPERSEDED:
+            return ShareState.SUPERSEDED
+        if self.first_opened_at is not None:
+            return ShareState.OPENED
+        return ShareState.SENT

@@ -90,7 +90,7 @@ def test_answering_a_closed_case_is_refused(in_review, county_doctor):
 
 def test_cancelling_a_reported_case_is_refused(in_review, county_doctor):
     consultation_transition(consultation=in_review, to=Status.REPORTED, actor=None)
-    with pytest.raises(ConsultationError, match="cannot become"):
+    with pytest.raises(ConsultationError, match="in this state you cannot cancel"):
         consultation_cancel(consultation=in_review, user=county_doctor, reason="不需要了")
 
 

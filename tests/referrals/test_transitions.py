@@ -239,10 +239,16 @@ def test_refused_cancelling_after_arrival(scheduled, surgeon, county_doctor):
 
 
 def test_refused_moves_the_table_does_not_allow(requested, surgeon):
-    with pytest.raises(ReferralError, match="cannot become “Arrived”"):
+    with pytest.raises(ReferralError, match="you cannot record the arrival"):
         referral_arrive(referral=requested, user=surgeon)
-    with pytest.raises(ReferralError, match="Write the outcome"):
+    with pytest.raises(ReferralError, match="you cannot complete the referral"):
         referral_complete(referral=requested, user=surgeon, outcome_note="")
+
+
+def test_completing_needs_an_outcome(scheduled, surgeon):
+    referral_arrive(referral=scheduled, user=surgeon)
+    with pytest.raises(ReferralError, match="Write the outcome"):
+        referral_complete(referral=scheduled, user=surgeon, outcome_note="")
 
 
 def test_only_the_receiving_department_answers(requested, county_doctor, outsider, specialist):
