@@ -387,7 +387,9 @@ def decode_text(raw: bytes, charsets: list[str]) -> str:
     Chinese hospitals often send GBK/GB18030 or UTF-8 bytes with the character set
     missing or declared as ISO_IR 100; strict decoding tells those apart.
     """
-    raw = raw.rstrip(b"\x00 ")
+    # NUL is padding in DICOM and never part of a character in the sets we decode; inside a
+    # value it is damage, and PostgreSQL text cannot hold it.
+    raw = raw.replace(b"\x00", b"").rstrip(b" ")
     if not raw:
         return ""
     if raw.isascii():

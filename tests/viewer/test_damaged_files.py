@@ -202,3 +202,18 @@ def test_cstore_of_a_corrupt_deflated_dataset_fails_that_one_and_the_association
     assert list(Instance.objects.values_list("sop_instance_uid", flat=True)) == [
         good.SOPInstanceUID
     ]
+
+
+def test_a_nul_byte_inside_a_text_value_is_dropped_and_the_file_stored(login, county_doctor, child):
+    ds = make_dataset(patient_name="LI\0XIAO^MING")
+    ds.StudyDescription = "Abdo\0men"
+    ds.InstitutionName = "\0County"
+    response = post_files(login(county_doctor), child, upload("nul.dcm", to_bytes(ds)))
+    assert response.status_code == 200
+    assert response.json()["results"][0]["status"] == "accepted"
+    study = Instance.objects.select_related("series__study").get().series.study
+    assert (study.patient_name_in_file, study.description, study.institution_name) == (
+        "LIXIAO^MING",
+        "Abdomen",
+        "County",
+    )
