@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "consult.middleware.RequestIdMiddleware",
+    "consult.input_guard.NulRefusalMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "consult.middleware.SessionIdleMiddleware",
     "django.middleware.locale.LocaleMiddleware",

@@ -42,6 +42,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "consult.middleware.RequestIdMiddleware",
+    "consult.input_guard.NulRefusalMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "consult.middleware.SessionIdleMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -54,6 +55,7 @@ MIDDLEWARE = [
 # The hooks that act on a bearer STOW, in settings order (responses go back in reverse).
 HOOKED = [
     "django.middleware.security.SecurityMiddleware",
+    "consult.input_guard.NulRefusalMiddleware",  # a NUL in the study UID of the path
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
