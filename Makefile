@@ -84,6 +84,15 @@ static/ohif/.installed-$(OHIF_VERSION): scripts/install_ohif.py
 bench: install messages redis
 	$(PY) -m bench
 
+# README "Bad input": the ingest fuzz (fresh seed unless FUZZ_SEED is given) and schemathesis, longer.
+.PHONY: fuzz
+fuzz: install messages redis
+	DATABASE_URL=$(TEST_DATABASE_URL) scripts/ensure_postgres.sh
+	FUZZ_CASES=$${FUZZ_CASES:-5000} FUZZ_SEED=$${FUZZ_SEED:-$$RANDOM$$RANDOM} \
+	API_FUZZ_EXAMPLES=$${API_FUZZ_EXAMPLES:-50} DATABASE_URL=$(TEST_DATABASE_URL) \
+	$(PY) -m pytest -s -p no:logging tests/viewer/test_ingest_fuzz.py \
+	tests/consult/test_api_schemathesis.py $(PYTEST_ARGS)
+
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .

@@ -106,6 +106,7 @@ MIDDLEWARE = [
     "pedslink.headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "consult.middleware.RequestIdMiddleware",
+    "consult.input_guard.NulRefusalMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "consult.middleware.SessionIdleMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -368,6 +369,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # A JSON body must be an object (README "Bad input"); forms as DRF's defaults.
+    "DEFAULT_PARSER_CLASSES": [
+        "consult.api_parsers.JSONObjectParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -9,6 +9,7 @@ are checked against the file, sequences are walked with a depth cap and a deadli
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import stat
 import struct
@@ -26,6 +27,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.tag import Tag
 
+log = logging.getLogger(__name__)
 UID_RE = re.compile(r"^[0-9.]{1,64}$")
 DEFER_BYTES = 64 * 1024
 GB_PAIRS = re.compile(rb"(?:[\x00-\x7f]|[\x81-\xfe][\x80-\xfe])*")
@@ -99,7 +101,28 @@ class Header:
 
 
 def parse_header(fp: IO[bytes], *, size: int, limits: Limits) -> Header:
-    """Parse and check one PS3.10 file's header (never its pixels)."""
+    """Parse and check one PS3.10 file's header (never its pixels).
+
+    Whatever damaged bytes make pydicom, zlib or struct raise becomes an IngestError with a
+    reason: one unreadable file is that file's refusal, never the whole request's failure.
+    """
+    try:
+        return _parse_header(fp, size=size, limits=limits)
+    except IngestError:
+        raise
+    except RecursionError:
+        raise IngestError("too_deep", _("Sequences are nested too deeply.")) from None
+    except zlib.error as exc:
+        raise IngestError("bad_deflate", _("The deflated data is damaged.")) from exc
+    except (InvalidDicomError, EOFError, struct.error) as exc:
+        raise IngestError("truncated", _("The file is truncated or damaged.")) from exc
+    except Exception as exc:  # pydicom raises many types on garbage; all mean "damaged"
+        # The type only: a message could quote header values (patient data).
+        log.info("DICOM header unreadable: %s", type(exc).__name__)
+        raise IngestError("malformed", _("The DICOM header cannot be read.")) from exc
+
+
+def _parse_header(fp: IO[bytes], *, size: int, limits: Limits) -> Header:
     if size > limits.max_file_bytes:
         raise IngestError(
             "too_large",
@@ -117,26 +140,17 @@ def parse_header(fp: IO[bytes], *, size: int, limits: Limits) -> Header:
     deadline = time.monotonic() + limits.parse_seconds
     deflated = _inflated_size(fp, has_preamble=has_preamble, limits=limits) is not None
     fp.seek(0)
-    try:
-        ds = pydicom.dcmread(
-            fp if deflated else _ReadBudget(fp, limits.max_header_bytes),
-            stop_before_pixels=True,
-            defer_size=DEFER_BYTES,
-            force=not has_preamble,
-        )
-        if not has_preamble and "TransferSyntaxUID" not in ds.file_meta:
-            raise IngestError("not_dicom", _("Not a DICOM file (no DICM marker)."))
-        pixel_at = fp.tell()
-        _check_lengths(ds, size)
-        _walk(ds, depth=0, limits=limits, deadline=deadline, size=size)
-    except IngestError:
-        raise
-    except RecursionError:
-        raise IngestError("too_deep", _("Sequences are nested too deeply.")) from None
-    except (InvalidDicomError, EOFError, struct.error) as exc:
-        raise IngestError("truncated", _("The file is truncated or damaged.")) from exc
-    except Exception as exc:  # pydicom raises many types on garbage; all mean "damaged"
-        raise IngestError("malformed", _("The DICOM header cannot be read.")) from exc
+    ds = pydicom.dcmread(
+        fp if deflated else _ReadBudget(fp, limits.max_header_bytes),
+        stop_before_pixels=True,
+        defer_size=DEFER_BYTES,
+        force=not has_preamble,
+    )
+    if not has_preamble and "TransferSyntaxUID" not in ds.file_meta:
+        raise IngestError("not_dicom", _("Not a DICOM file (no DICM marker)."))
+    pixel_at = fp.tell()
+    _check_lengths(ds, size)
+    _walk(ds, depth=0, limits=limits, deadline=deadline, size=size)
     _check_pixel_element(fp, ds, pixel_at, size)
     header = _header_from(ds, has_preamble=has_preamble)
     _check_pixel_budget(ds, header, limits)
@@ -373,7 +387,9 @@ def decode_text(raw: bytes, charsets: list[str]) -> str:
     Chinese hospitals often send GBK/GB18030 or UTF-8 bytes with the character set
     missing or declared as ISO_IR 100; strict decoding tells those apart.
     """
-    raw = raw.rstrip(b"\x00 ")
+    # NUL is padding in DICOM and never part of a character in the sets we decode; inside a
+    # value it is damage, and PostgreSQL text cannot hold it.
+    raw = raw.replace(b"\x00", b"").rstrip(b" ")
     if not raw:
         return ""
     if raw.isascii():

@@ -11,7 +11,7 @@ import io
 from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.uid import (
@@ -89,12 +89,14 @@ def image_to_dicom(
         if image.width * image.height > max_pixels:
             raise IngestError("pixels_too_large", _("The picture has too many pixels."))
         image = ImageOps.exif_transpose(image).convert("RGB")
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        image.thumbnail((MAX_SIDE, MAX_SIDE))
+        out = io.BytesIO()
+        # Re-encoding keeps the pixels and nothing else: no EXIF, no GPS.
+        image.save(out, format="JPEG", quality=92, subsampling=0)
+    except IngestError:
+        raise
+    except Exception as exc:  # Pillow raises many types on damaged pictures; all mean this
         raise IngestError("not_image", _("Not a JPEG or PNG picture that can be read.")) from exc
-    image.thumbnail((MAX_SIDE, MAX_SIDE))
-    out = io.BytesIO()
-    # Re-encoding keeps the pixels and nothing else: no EXIF, no GPS.
-    image.save(out, format="JPEG", quality=92, subsampling=0)
     ds = _base(
         demo=demo,
         sop_class=SECONDARY_CAPTURE,

@@ -713,7 +713,7 @@ def zip_ingest(*, fp: IO[bytes], name: str, sender: Sender) -> list[IngestResult
         members = ingest.zip_members(archive, limits=limits)
     except IngestError as exc:
         return [_rejected(name, exc)]
-    except (zipfile.BadZipFile, OSError, EOFError):
+    except Exception:  # zipfile raises many types on a damaged directory; all mean this
         return [rejected(name, "bad_zip", _("The zip file is damaged."))]
     results = []
     with archive:
@@ -737,7 +737,7 @@ def _zip_member_ingest(
                 spool.write(block)
         except IngestError as exc:
             return _rejected(label, exc)
-        except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError):
+        except Exception:  # a damaged member: zlib.error, BadZipFile (CRC), EOFError, …
             return _rejected(label, IngestError("bad_zip", _("The zip member is damaged.")))
         size = spool.tell()
         return instance_ingest(fp=spool, name=label, size=size, sender=sender, flush=False)

@@ -46,6 +46,7 @@ MIDDLEWARE = [
     "pedslink.headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "consult.middleware.RequestIdMiddleware",
+    "consult.input_guard.NulRefusalMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "consult.middleware.SessionIdleMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -60,6 +61,7 @@ MIDDLEWARE = [
 HOOKED = [
     "django.middleware.security.SecurityMiddleware",
     "pedslink.headers.SecurityHeadersMiddleware",
+    "consult.input_guard.NulRefusalMiddleware",  # a NUL in the study UID of the path
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
