@@ -140,3 +140,32 @@ def client_factory():
     from django.test import Client
 
     return Client
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    """Stored files go to a fresh folder per test; access and audit de-duplication start
+    afresh."""
+    from django.core.cache import cache
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    cache.clear()
+    return tmp_path / "media"
+
+
+@pytest.fixture
+def server(transactional_db, media_root, tmp_path):
+    """uvicorn with pedslink.asgi against the test database, Redis and stored files, with
+    SITE_URL its own address as `make run` sets it."""
+    from types import SimpleNamespace
+
+    from tests.processes import free_port, port_open, subprocess_env, uvicorn_server, wait_for
+
+    port = free_port()
+    env = subprocess_env(MEDIA_ROOT=str(media_root), SITE_URL=f"http://127.0.0.1:{port}")
+    process = uvicorn_server(port, env, tmp_path).start()
+    try:
+        wait_for(lambda: port_open(port), 30, message=lambda: "uvicorn\n" + process.output())
+        yield SimpleNamespace(url=f"http://127.0.0.1:{port}", port=port, process=process)
+    finally:
+        process.kill()

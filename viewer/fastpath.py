@@ -61,6 +61,7 @@ MODALITY16 = re.compile(
 BATCH = re.compile(rf"^/viewer/studies/{_UID}/series/{_UID}/frames$")
 BATCH_MAX = 32  # viewer.study_views.MAX_BATCH
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+AXES_BACKEND = "axes.backends.AxesStandaloneBackend"
 
 
 @dataclass
@@ -120,13 +121,19 @@ def enabled() -> bool:
         getattr(settings, "VIEWER_FAST_PATH", True)
         and settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
         and settings.SESSION_ENGINE == "django.contrib.sessions.backends.db"
-        and list(settings.AUTHENTICATION_BACKENDS) == [MODEL_BACKEND]
+        and _session_backends() == [MODEL_BACKEND]
         and cache["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
         and isinstance(cache["LOCATION"], str)
         and "," not in cache["LOCATION"]
         and settings.STORAGES["default"]["BACKEND"] == "django.core.files.storage.FileSystemStorage"
         and not settings.DISALLOWED_USER_AGENTS  # CommonMiddleware's check, not repeated here
     )
+
+
+def _session_backends() -> list[str]:
+    """The backends that may restore a session's user: django-axes' backend only refuses
+    logins (it has no get_user), so it changes nothing of what a session means here."""
+    return [b for b in settings.AUTHENTICATION_BACKENDS if b != AXES_BACKEND]
 
 
 class CachedImages:

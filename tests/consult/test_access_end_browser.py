@@ -20,8 +20,8 @@ def test_an_open_page_reconnects_after_its_user_moved_to_another_hospital(
 ):
     browser_login(page, asgi_server, county_doctor, password)
     page.goto(f"{asgi_server.url}/")
-    page.wait_for_function("document.documentElement.dataset.live === 'on'")
+    page.wait_for_function("() => document.documentElement.dataset.live === 'on'")
     page.evaluate(WATCH_LIVE)
     county_doctor.hospital = other_hospital
     user_save(actor=alliance_admin, user=county_doctor)
-    page.wait_for_function("window.liveSeen.join(',').includes('off,on')")
+    page.wait_for_function("() => window.liveSeen.join(',').includes('off,on')")

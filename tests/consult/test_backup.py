@@ -34,12 +34,6 @@ from viewer.services import Outcome, Sender, instance_ingest
 DICOM_SAMPLES = ("CT_small.dcm", "MR_small.dcm", "SC_rgb_jpeg_dcmtk.dcm")
 
 
-@pytest.fixture
-def media_root(settings, tmp_path):
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    return tmp_path / "media"
-
-
 def ingest(data: bytes, sender: Sender, name: str = "IM0001"):
     return instance_ingest(fp=io.BytesIO(data), name=name, size=len(data), sender=sender)
 

@@ -238,10 +238,9 @@ def test_seed_demo_prints_one_kept_secret_and_demo_totp_logs_in(db, client, sett
     from consult.demo import DEMO_PASSWORD
     from consult.models import User
 
-    settings.DEBUG = True
-    call_command("seed_demo")
+    call_command("seed_demo", "--demo")
     first = re.search(r"key: (\w+)", capsys.readouterr().out).group(1)
-    call_command("seed_demo")
+    call_command("seed_demo", "--demo")
     out = capsys.readouterr().out
     assert f"key: {first}" in out and f"otpauth://totp/PedsLink%3Ademo?secret={first}" in out
 

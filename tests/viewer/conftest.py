@@ -1,21 +1,15 @@
-from types import SimpleNamespace
-
 import pytest
-from django.core.cache import cache
 
 from tests.factories import SeriesFactory, StudyFactory, store_dataset
-from tests.processes import free_port, port_open, subprocess_env, uvicorn_server, wait_for
 from tests.viewer.dicom_data import ct_slice
 from viewer.models import Source
 from viewer.services import Sender, integration_token_create
 
 
 @pytest.fixture(autouse=True)
-def media_root(settings, tmp_path):
-    """Stored DICOM goes to a fresh folder per test."""
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    cache.clear()  # access and audit de-duplication start afresh
-    return tmp_path / "media"
+def _stored_files(media_root):
+    """Every viewer test stores its DICOM in a fresh folder (tests/conftest.py)."""
+    return media_root
 
 
 @pytest.fixture
@@ -47,16 +41,3 @@ def county_token(county_hospital, alliance_admin):
     return integration_token_create(
         hospital=county_hospital, name="County PACS", created_by=alliance_admin
     )[1]
-
-
-@pytest.fixture
-def server(transactional_db, media_root, tmp_path):
-    """uvicorn with pedslink.asgi against the test database, Redis and stored files."""
-    port = free_port()
-    env = subprocess_env(MEDIA_ROOT=str(media_root), SITE_URL=f"http://127.0.0.1:{port}")
-    process = uvicorn_server(port, env, tmp_path).start()
-    try:
-        wait_for(lambda: port_open(port), 30, message=lambda: "uvicorn\n" + process.output())
-        yield SimpleNamespace(url=f"http://127.0.0.1:{port}", port=port, process=process)
-    finally:
-        process.kill()
