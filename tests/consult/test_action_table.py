@@ -31,6 +31,7 @@ from consult.workflow import (
     message_post,
 )
 from tests.factories import PASSWORD, ConsultationFactory, StudyFactory
+from tests.side_effects import side_effects
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
@@ -195,12 +196,7 @@ def _snapshot(case):  # noqa: ANN001, ANN202
         "messages": list(case.messages.values_list("pk", flat=True)),
         "reports": list(case.reports.order_by("pk").values()),
         "studies": sorted(case.studies.values_list("pk", flat=True)),
-        "outbox": list(Notification.objects.values_list("pk", flat=True)),
-        "audit_of_changes": list(
-            AuditEvent.objects.exclude(action__in=[Action.DENIED, Action.LOGIN]).values_list(
-                "pk", flat=True
-            )
-        ),
+        **side_effects(),
     }
 
 

@@ -12,8 +12,7 @@ import pytest
 from django.test import RequestFactory
 from django.utils import timezone
 
-from consult.audit import Action
-from consult.models import SHARE_ACTIONS, AuditEvent, Notification, PortalShare, Report, ShareState
+from consult.models import SHARE_ACTIONS, AuditEvent, PortalShare, Report, ShareState
 from consult.portal_services import (
     portal_check_birth_date,
     portal_check_code,
@@ -25,6 +24,7 @@ from consult.portal_services import (
 from consult.transitions import ActorNotAllowed, TransitionNotAllowed, refused_pairs
 from tests.factories import SignedReportFactory
 from tests.portal.conftest import signed_portal_cookie
+from tests.side_effects import side_effects
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
@@ -90,12 +90,7 @@ def _snapshot(share):  # noqa: ANN001, ANN202
     return {
         "share": PortalShare.objects.filter(pk=share.pk).values().get(),
         "shares": list(PortalShare.objects.values_list("pk", flat=True)),
-        "outbox": list(Notification.objects.values_list("pk", flat=True)),
-        "audit_of_changes": list(
-            AuditEvent.objects.exclude(action__in=[Action.DENIED, Action.LOGIN]).values_list(
-                "pk", flat=True
-            )
-        ),
+        **side_effects(),
     }
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from consult.audit import Action
-from consult.models import AuditEvent, Notification
+from consult.models import AuditEvent
 from consult.transitions import ActorNotAllowed, TransitionNotAllowed, refused_pairs
 from referrals.models import ACTIONS, Referral, Status, Transport
 from referrals.services import (
@@ -22,6 +22,7 @@ from referrals.services import (
     referral_schedule,
 )
 from tests.factories import ReferralFactory
+from tests.side_effects import side_effects
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
@@ -97,12 +98,7 @@ def _snapshot(referral):  # noqa: ANN001, ANN202
     return {
         "referral": Referral.objects.filter(pk=referral.pk).values().get(),
         "events": list(referral.events.values_list("pk", flat=True)),
-        "outbox": list(Notification.objects.values_list("pk", flat=True)),
-        "audit_of_changes": list(
-            AuditEvent.objects.exclude(action__in=[Action.DENIED, Action.LOGIN]).values_list(
-                "pk", flat=True
-            )
-        ),
+        **side_effects(),
     }
 
 

@@ -1,0 +1,16 @@
+"""What a refused action must not leave behind, whatever the workflow."""
+
+from consult.audit import Action
+from consult.models import AuditEvent, Notification
+
+
+def side_effects() -> dict:
+    """The outbox and the audit rows of changes (a refusal writes only a denied row)."""
+    return {
+        "outbox": list(Notification.objects.values_list("pk", flat=True)),
+        "audit_of_changes": list(
+            AuditEvent.objects.exclude(action__in=[Action.DENIED, Action.LOGIN]).values_list(
+                "pk", flat=True
+            )
+        ),
+    }
