@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
@@ -19,10 +20,34 @@ def client_ip(request: HttpRequest) -> str | None:
     return client_address(request)
 
 
+@dataclass(frozen=True)
+class AuditContext:
+    """Where a change came from, for its audit row: what a service needs of the request
+    (services take this and the actor, never the request itself)."""
+
+    ip: str | None = None
+    user_agent: str = ""
+    request_id: str = ""
+
+    @classmethod
+    def from_request(cls, request: HttpRequest | None) -> AuditContext:
+        if request is None:
+            return cls()
+        return cls(
+            ip=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:300],
+            request_id=getattr(request, "request_id", ""),
+        )
+
+
+SYSTEM = AuditContext()  # a change made by the system itself (sweeps, tasks)
+
+
 def audit_record(
     *,
     action: str,
     request: HttpRequest | None = None,
+    context: AuditContext | None = None,
     user: Any = None,
     obj: models.Model | None = None,
     object_type: str = "",
@@ -33,7 +58,8 @@ def audit_record(
     portal_token_id: str = "",
     username: str = "",
 ) -> AuditEvent:
-    """Append one audit row: who, what, the child concerned, outcome and from where."""
+    """Append one audit row: who, what, the child concerned, outcome and from where (the
+    request's, or the `context` a service was given)."""
     if user is None and request is not None:
         user = getattr(request, "user", None)
     if user is not None and not getattr(user, "is_authenticated", False):
@@ -43,7 +69,8 @@ def audit_record(
         object_id = object_id or str(obj.pk)
         if patient is None and isinstance(obj, Patient):
             patient = obj
-    meta = request.META if request is not None else {}
+    if context is None:
+        context = AuditContext.from_request(request)
     return AuditEvent.objects.create(
         user=user,
         username=(user.username if user else username)[:150],
@@ -56,9 +83,9 @@ def audit_record(
         patient=patient,
         outcome=outcome,
         reason=reason[:300],
-        ip=client_ip(request) if request is not None else None,
-        user_agent=meta.get("HTTP_USER_AGENT", "")[:300],
-        request_id=getattr(request, "request_id", "") if request is not None else "",
+        ip=context.ip,
+        user_agent=context.user_agent,
+        request_id=context.request_id,
     )
 
 
