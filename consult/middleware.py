@@ -10,7 +10,7 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def request_id(incoming: str) -> str:
-    """The proxy's X-Request-ID if sane, else a new one (also used by viewer.fastpath)."""
+    """The proxy's X-Request-ID if sane, else a new one (also stamped on signed frame links)."""
     return incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
 
 

@@ -1,7 +1,7 @@
 """Ending a user's access at once: every remembered access answer and every open socket.
 
 Access answers remembered for speed (`viewer.access.may_see_study`, also read by the viewer's
-fast path in front of Django) are stored with the user's *access generation*: a random number
+signed frame links' verifier) are stored with the user's *access generation*: a random number
 kept in Redis, and an answer counts only while it carries the current one. A change of the
 user's hospital, role, department, subspecialties, password or active flag, and a logout, draw
 a new generation, so every answer remembered before is dead at once, in every process. A lost
@@ -16,9 +16,11 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.signals import user_logged_out
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.http import HttpRequest
 
@@ -33,7 +35,7 @@ GENERATION_SECONDS = 24 * 3600
 
 
 def access_generation_key(user_id: Any) -> str:
-    """The cache key of a user's access generation (also read by viewer.fastpath)."""
+    """The cache key of a user's access generation (also read by viewer.frame_links)."""
     return f"access:generation:{user_id}"
 
 
@@ -83,3 +85,14 @@ def _logged_out(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> 
         # find it still alive after the close was sent.
         session.delete()
     access_end(user_id=user.pk, signed_out=True, session_key=session_key)
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL)
+def _user_saved(sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any) -> None:
+    """A save that may change the password or the active flag, by any path (the admin's form
+    goes through `user_save`, which also closes sockets; Django's admin or a shell do not),
+    renews the generation, so no remembered answer or signed frame link outlives it."""
+    if update_fields is not None and not {"password", "is_active"} & set(update_fields):
+        return
+    _renew(instance.pk)
+    transaction.on_commit(lambda: _renew(instance.pk))

@@ -4,7 +4,7 @@ The password step never logs anyone in who needs a second factor: it keeps the u
 the session as *pending* (`PENDING_KEY`), and only the second step (an authenticator code, a
 printed backup code or a code sent by SMS, or the first enrolment of an authenticator app)
 calls `django.contrib.auth.login()`. So every path that trusts a Django session (pages, the
-API's session authentication, websockets, viewer/fastpath.py) sees either a user who passed
+API's session authentication, websockets, signed frame links) sees either a user who passed
 both factors or nobody. The time of the last second factor is kept in the session
 (`VERIFIED_AT_KEY`); `require_recent_second_factor` asks for it again when it is older than
 SECOND_FACTOR_MAX_AGE_HOURS, and every sensitive act (signing a report; break-glass access when

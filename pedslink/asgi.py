@@ -1,6 +1,8 @@
-"""ASGI entry point: HTTP through Django (static files, cached images and bearer-token STOW-RS
-are answered in front of its middleware: pedslink/static.py, viewer/fastpath.py,
-viewer/stow_fastpath.py), websockets through Channels."""
+"""ASGI entry point. HTTP goes through Django: DICOMweb requests with a bearer token through
+Django's handler with the DICOMweb middleware list (pedslink/handlers.py), signed links to
+cached frames past a verifier that answers them from the render cache when the link holds
+(viewer/frame_links.py), everything else through the full middleware stack. Websockets go
+through Channels."""
 
 import os
 
@@ -13,14 +15,27 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from pedslink.handlers import DicomwebHandler, bearer  # noqa: E402
 from pedslink.routing import websocket_urlpatterns  # noqa: E402
-from pedslink.static import StaticFiles  # noqa: E402
-from viewer.fastpath import CachedImages  # noqa: E402
-from viewer.stow_fastpath import BearerStow  # noqa: E402
+from viewer.frame_links import FrameLinks  # noqa: E402
+
+dicomweb_app = DicomwebHandler()
+frames_app = FrameLinks(django_asgi_app)
+
+
+async def http(scope, receive, send):  # noqa: ANN001, ANN201 - the ASGI signature
+    path = scope["path"]
+    if path.startswith("/frames/"):
+        await frames_app(scope, receive, send)
+    elif path.startswith("/dicomweb/") and bearer(scope):
+        await dicomweb_app(scope, receive, send)
+    else:
+        await django_asgi_app(scope, receive, send)
+
 
 application = ProtocolTypeRouter(
     {
-        "http": StaticFiles(CachedImages(BearerStow(django_asgi_app, django_asgi_app))),
+        "http": http,
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

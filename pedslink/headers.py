@@ -6,7 +6,7 @@ prebuilt app we did not write, needs more (WebAssembly decoders, inline styles):
 files get OHIF_CONTENT_SECURITY_POLICY instead, chosen here by path. A worker runs under the
 policy sent with its own script, so OHIF's worker scripts (Sec-Fetch-Dest: worker) get that
 policy plus OHIF_WORKER_CSP_EXTRA, which OHIF's page never has.
-Responses answered in front of Django (pedslink/static.py, viewer/fastpath.py) add the same
+Cached frames answered from a signed link before Django (viewer/frame_links.py) add the same
 headers through `response_headers`.
 """
 
@@ -53,6 +53,13 @@ def response_headers(path: str, fetch_dest: str = "") -> list[tuple[str, str]]:
         out.append(("Vary", "Sec-Fetch-Dest"))  # a script and a worker get different policies
     if settings.PERMISSIONS_POLICY:
         out.append(("Permissions-Policy", permissions_policy()))
+    # What django.middleware.security.SecurityMiddleware adds to a non-redirect response.
+    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
+        out.append(("X-Content-Type-Options", "nosniff"))
+    if settings.SECURE_REFERRER_POLICY:
+        out.append(("Referrer-Policy", settings.SECURE_REFERRER_POLICY))
+    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
+        out.append(("Cross-Origin-Opener-Policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY))
     return out
 
 

@@ -5,8 +5,7 @@ it was asked for (X-Forwarded-Proto, X-Forwarded-Host). Any client can send the 
 so they are believed only when the peer (REMOTE_ADDR) is one of TRUSTED_PROXIES (addresses or
 networks, empty by default). `ForwardedHeadersMiddleware`, first in MIDDLEWARE, removes them
 from every other request, so nothing downstream (SECURE_PROXY_SSL_HEADER, the audit trail,
-the portal's per-address limit) can be fooled. The fast paths in front of Django
-(viewer/fastpath.py, viewer/stow_fastpath.py) apply the same rule (`trusted_peer`).
+the portal's per-address limit) can be fooled; it is first in DICOMWEB_MIDDLEWARE too.
 
 Also here: `absolute_url`, the one place that makes links for outside the page (e-mails, text
 messages, DICOMweb RetrieveURL and BulkDataURI): from SITE_URL, or from the host a trusted

@@ -119,6 +119,20 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# DICOMweb requests with a bearer token (hospital systems) go through Django's handler with
+# this list instead (pedslink/handlers.py): no session, CSRF, authentication middleware
+# (the token is the principal), messages or login lockout; the same headers and checks.
+DICOMWEB_MIDDLEWARE = [
+    "pedslink.proxy.ForwardedHeadersMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "pedslink.headers.SecurityHeadersMiddleware",
+    "consult.middleware.RequestIdMiddleware",
+    "consult.input_guard.NulRefusalMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
 ROOT_URLCONF = "pedslink.urls"
 WSGI_APPLICATION = None
 ASGI_APPLICATION = "pedslink.asgi.application"
@@ -351,9 +365,12 @@ CHANNEL_LAYERS = {
         "CONFIG": {"hosts": [REDIS_URL]},
     }
 }
-# Cached images answered in front of Django with the same checks (viewer/fastpath.py).
-VIEWER_FAST_PATH = env_bool("VIEWER_FAST_PATH", True)
-STOW_FAST_PATH = env_bool("STOW_FAST_PATH", True)
+# Signed links to a study's cached frames (viewer/frame_links.py): how long a grant issued
+# when the study is opened opens its frames without the Django request cycle (afterwards
+# Django answers them, checking and auditing as every image request), and, behind nginx,
+# the internal location that serves the media folder (docker/nginx.conf: "/_media/").
+VIEWER_GRANT_SECONDS = int(env("VIEWER_GRANT_SECONDS", "900"))
+FRAME_ACCEL_REDIRECT = env("FRAME_ACCEL_REDIRECT", "")
 
 CACHES = {
     "default": {

@@ -29,13 +29,13 @@ def _denied(request: HttpRequest, object_type: str, object_id: str) -> Http404:
 
 
 def may_see_key(user_id: Any, study_id: int) -> str:
-    """The cache key of a remembered "yes" (also read by viewer.fastpath); its value is the
+    """The cache key of a remembered "yes" ; its value is the
     user's access generation when it was said, and it counts only while that is current."""
     return f"viewer:may-see:{user_id}:{study_id}"
 
 
 def study_view_key(user_id: Any, study_id: int) -> str:
-    """The cache key that says this window's study-view row is written (viewer.fastpath)."""
+    """The cache key that says this window's study-view row is written."""
     return f"viewer:study-view:{user_id}:{study_id}"
 
 

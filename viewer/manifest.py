@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from consult.ages import pediatric_age
 from consult.models import Role, WeightRecord
-from viewer import render_cache
+from viewer import frame_links, render_cache
 from viewer.models import Instance, Measurement, Study
 from viewer.selectors import studies_visible_to
 
@@ -68,12 +68,15 @@ _INSTANCE_COLUMNS = (
     "render_info__pk",
     "render_info__info",
     "render_info__problem",
+    "sha256",
+    "render_info__cached_at",
 )
 
 
-def _instance_entry(row: tuple, info: dict, problem: str) -> dict[str, Any]:
-    _pk, _series, uid, number, frames, rows, columns, photo = row[:8]
-    return {
+def _instance_entry(row: tuple, info: dict, problem: str, study_id: int) -> dict[str, Any]:
+    pk, _series, uid, number, frames, rows, columns, photo = row[:8]
+    sha256, cached_at = row[11:13]
+    entry = {
         "uid": uid,
         "number": number,
         "frames": info.get("frames") or frames or 1,
@@ -82,8 +85,13 @@ def _instance_entry(row: tuple, info: dict, problem: str) -> dict[str, Any]:
         "problem": problem,
         "photo_of_film": photo,
         "info": info,
-        # No per-instance URLs: the page builds them from the UIDs (DICOMWEB).
+        # No per-instance URLs: the page builds them from the UIDs (DICOMWEB), or, once the
+        # render worker has cached the instance, from this key and the page's grant
+        # (viewer/frame_links.py).
     }
+    if cached_at is not None and sha256:
+        entry["k"] = frame_links.instance_key(study_id, pk, sha256)
+    return entry
 
 
 def _instance_rows(study: Study) -> list[tuple[tuple, dict, str]]:
@@ -112,7 +120,7 @@ def study_manifest(study: Study, user: Any) -> dict[str, Any]:
     series_list = list(study.series.order_by("series_number", "id"))
     by_series: dict[int, list[dict[str, Any]]] = {s.pk: [] for s in series_list}
     for row, info, problem in _instance_rows(study):
-        by_series[row[1]].append(_instance_entry(row, info, problem))
+        by_series[row[1]].append(_instance_entry(row, info, problem, study.pk))
     return {
         "uid": study.study_instance_uid,
         "header": study_header(study),

@@ -128,7 +128,7 @@ FORMS = {
 
 
 def form_keys(instance_id: int, sha256: str, frame: int, form: str) -> tuple[str, str]:
-    """The data and meta keys of a frame's 16-bit form (also read by viewer.fastpath)."""
+    """The data and meta keys of a frame's 16-bit form (also read by viewer.frame_links)."""
     suffix = FORMS[form][0]
     stem = suffix.split(".")[0]
     return (

@@ -11,8 +11,15 @@ from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
-from viewer import render_cache
-from viewer.access import audit_study_view, get_instance_for, get_series_for, get_study_for
+from viewer import frame_links, render_cache
+from viewer.access import (
+    _denied,
+    audit_study_view,
+    get_instance_for,
+    get_series_for,
+    get_study_for,
+    may_see_study,
+)
 from viewer.manifest import (
     DICOMWEB,
     can_save_measurements,
@@ -20,6 +27,7 @@ from viewer.manifest import (
     study_priors,
     wire_form,
 )
+from viewer.models import Instance, Study
 from viewer.render import RenderOptions
 from viewer.render_views import BadRequest, image_response, parse_frames, parse_options
 
@@ -29,7 +37,7 @@ from viewer.render_views import BadRequest, image_response, parse_frames, parse_
 def study_page(request: HttpRequest, study: str) -> HttpResponse:
     obj = get_study_for(request, study)
     audit_study_view(request, obj, always=True)
-    manifest = study_manifest(obj, request.user)
+    manifest = with_grant(request, study_manifest(obj, request.user), obj)
     return render(
         request,
         "viewer/study.html",
@@ -44,17 +52,32 @@ def study_page(request: HttpRequest, study: str) -> HttpResponse:
     )
 
 
+def with_grant(request: HttpRequest, manifest: dict, study: Study) -> dict:
+    """The manifest with this session's grant for the study's cached frames (the caller has
+    checked access and audited the view): the page links them as `<frames>/<key>/<n>.jpg`."""
+    if request.session.session_key is None:
+        return manifest
+    grant = frame_links.grant_for(
+        study_id=study.pk, user_id=request.user.pk, session_key=request.session.session_key
+    )
+    return {**manifest, "frames": f"{frame_links.PREFIX}{grant}"}
+
+
 def first_frame_urls(manifest: dict) -> dict[str, str]:
-    """URLs of the first image as the viewer will ask for it, for the page to preload."""
+    """URLs of the first image as the viewer will ask for it, for the page to preload
+    (static/js/viewer/viewport.js frameUrl builds the same)."""
     series = next((s for s in manifest["series"] if s["instances"]), None)
     if series is None or series["instances"][0]["problem"]:
         return {}
     first = series["instances"][0]
+    signed = f"{manifest['frames']}/{first['k']}" if "frames" in manifest and "k" in first else ""
     base = DICOMWEB.format(study=manifest["uid"], series=series["uid"], instance=first["uid"])
-    urls = {"server": f"{base}/frames/1/rendered"}
+    urls = {"server": f"{signed}/1.jpg" if signed else f"{base}/frames/1/rendered"}
     if first["info"].get("local_window"):
         urls["local"] = (
-            manifest["modality_u16"]
+            f"{signed}/1.u16"
+            if signed
+            else manifest["modality_u16"]
             .replace("{series}", series["uid"])
             .replace("{instance}", first["uid"])
             .replace("{frame}", "1")
@@ -70,7 +93,36 @@ def study_manifest_json(request: HttpRequest, study: str) -> JsonResponse:
     """The manifest of another study (a prior opened for comparison)."""
     obj = get_study_for(request, study)
     audit_study_view(request, obj)
-    return JsonResponse(wire_form(study_manifest(obj, request.user)))
+    return JsonResponse(wire_form(with_grant(request, study_manifest(obj, request.user), obj)))
+
+
+@require_GET
+@login_required
+def frame_link(request: HttpRequest, grant: str, key: str, frame: str, form: str) -> HttpResponse:
+    """A signed frame link that viewer.frame_links did not answer in front of Django (grant
+    expired or issued to another session, frame not cached yet, 16-bit frame on object
+    storage): checked and audited here as every image request is, rendered if missing."""
+    link = frame_links.parse(f"{frame_links.PREFIX}{grant}/{key}/{frame}.{form}")
+    payload = link and frame_links.grant_payload(link.grant, max_age=None)
+    if link is None or payload is None or not link.key_is_for(payload["s"]):
+        raise _denied(request, "frame-link", key)
+    instance = (
+        Instance.objects.select_related("series__study__patient")
+        .filter(pk=link.instance_id, series__study_id=payload["s"])
+        .first()
+    )
+    if (
+        instance is None
+        or not instance.sha256.startswith(link.version)
+        or not may_see_study(request, payload["s"])
+    ):
+        raise _denied(request, "frame-link", key)
+    if link.frame > (instance.number_of_frames or 1):
+        return HttpResponse("There is no such frame.", status=400, content_type="text/plain")
+    audit_study_view(request, instance.series.study)
+    if form == "jpg":
+        return image_response(render_cache.rendered(instance, RenderOptions(frame=link.frame - 1)))
+    return _u16_response(request, _modality16_of(instance, link.frame - 1, "u16"))
 
 
 @require_GET
@@ -91,7 +143,12 @@ def frame_modality_u16(
     """What the viewer windows: a frame's stored values as raw little-endian uint16, row by
     row (X-Rows × X-Columns), read as modality.png says. Sent gzipped (`Content-Encoding`)
     to clients that accept it, which every browser does."""
-    response = _modality_response(request, study, series, instance, frame, "u16")
+    return _u16_response(
+        request, _modality_response(request, study, series, instance, frame, "u16")
+    )
+
+
+def _u16_response(request: HttpRequest, response: HttpResponse) -> HttpResponse:
     if response.status_code == 200 and not response.has_header("Warning"):
         patch_vary_headers(response, ("Accept-Encoding",))
         if "gzip" in request.headers.get("Accept-Encoding", ""):
@@ -110,7 +167,11 @@ def _modality_response(
     except BadRequest as exc:
         return HttpResponse(str(exc), status=400, content_type="text/plain")
     audit_study_view(request, obj.series.study)
-    result, meta = render_cache.modality16(obj, index, form)
+    return _modality16_of(obj, index, form)
+
+
+def _modality16_of(instance: Instance, index: int, form: str) -> HttpResponse:
+    result, meta = render_cache.modality16(instance, index, form)
     response = image_response(result)
     for name, value in render_cache.modality16_headers(meta).items():
         response[name] = value

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from viewer import api, dicomweb, ohif, render_views, study_views, views
 
@@ -47,6 +47,13 @@ INSTANCE = f"{SERIES}/instances/<str:instance>"
 
 # Viewer pages and their JSON (viewer branch).
 viewer_urlpatterns = [
+    # Signed links to cached frames (viewer/frame_links.py answers most in front of Django).
+    re_path(
+        r"^frames/(?P<grant>[A-Za-z0-9_\-:]{1,400})/(?P<key>[0-9a-f.]{1,50})/"
+        r"(?P<frame>\d{1,6})\.(?P<form>jpg|u16)$",
+        study_views.frame_link,
+        name="viewer-frame-link",
+    ),
     path("viewer/studies/<str:study>/", study_views.study_page, name="viewer-study"),
     path(
         "viewer/studies/<str:study>/manifest.json",

@@ -1,6 +1,7 @@
 """A change of a user's hospital or role ends their remembered "may see this study" answers at
-once (consult.revocation), in Django and in the fast path in front of it: no waiting out
-VIEWER_ACCESS_CACHE_SECONDS, so no time travel in these tests either."""
+once (consult.revocation), in Django and for the signed frame links answered in front of it:
+no waiting out VIEWER_ACCESS_CACHE_SECONDS or VIEWER_GRANT_SECONDS, so no time travel in
+these tests either."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 
 from consult.models import Role
 from consult.services import user_save
-from tests.viewer.test_fastpath import frame_url, get, session_cookie
+from tests.viewer.test_frame_links import cached, frame_url, get, links, session_cookie
 
 
 def move_to(user, *, admin, hospital=None, role=None) -> None:
@@ -44,19 +45,19 @@ def test_a_doctor_whose_access_changed_gets_404_at_once_from_django(
 
 
 @pytest.mark.parametrize("change", CHANGES)
-def test_a_doctor_whose_access_changed_gets_404_at_once_from_the_fast_path(
+def test_a_doctor_whose_access_changed_gets_404_at_once_for_a_frame_link(
     server, county_doctor, alliance_admin, other_hospital, ct_study, change
 ):
+    cached(ct_study)
     cookie = session_cookie(county_doctor)
-    url = frame_url(ct_study)
-    get(server, url, Cookie=cookie)
-    assert get(server, url, Cookie=cookie).fast  # remembered and cached: the fast path answers
+    url = links(server, ct_study, cookie)[0]
+    assert get(server, url, Cookie=cookie).fast  # granted and cached: answered by the link
     CHANGES[change](county_doctor, alliance_admin, other_hospital)
     refused = get(server, url, Cookie=cookie)
     assert refused.status == 404 and not refused.fast
 
 
-def test_a_colleague_keeps_the_fast_path_when_another_user_is_moved(
+def test_a_colleague_keeps_the_frame_links_when_another_user_is_moved(
     server,
     county_doctor,
     township_doctor,
@@ -68,9 +69,9 @@ def test_a_colleague_keeps_the_fast_path_when_another_user_is_moved(
     """The change ends the moved user's answers only."""
     colleague = township_doctor
     move_to(colleague, admin=alliance_admin, hospital=county_hospital)
+    cached(ct_study)
     cookie = session_cookie(colleague)
-    url = frame_url(ct_study)
-    get(server, url, Cookie=cookie)
+    url = links(server, ct_study, cookie)[0]
     assert get(server, url, Cookie=cookie).fast
     move_to(county_doctor, admin=alliance_admin, hospital=other_hospital)
     assert get(server, url, Cookie=cookie).fast

@@ -224,7 +224,11 @@ export class Viewport {
   frameUrl(item) {
     const n = item.frame + 1;
     const inst = item.inst;
+    // A cached instance has a key: its frames come by the page's signed grant for the study
+    // (viewer/frame_links.py), answered without the Django request cycle.
+    const signed = this.study.frames && inst.k ? `${this.study.frames}/${inst.k}` : "";
     if (!this.useServer(inst)) {
+      if (signed) return `${signed}/${n}.u16`;
       return this.study.modality_u16
         .replace("{series}", this.series.uid)
         .replace("{instance}", inst.uid)
@@ -234,6 +238,7 @@ export class Viewport {
     if (this.window && !inst.info?.photometric?.startsWith("RGB")) params.set("window", `${this.window[0]},${this.window[1]}`);
     if (inst.rows * inst.columns > SERVER_MAX_SIDE * SERVER_MAX_SIDE) params.set("viewport", `${SERVER_MAX_SIDE},${SERVER_MAX_SIDE}`);
     const query = params.toString();
+    if (signed && !query) return `${signed}/${n}.jpg`;
     const base = `/dicomweb/studies/${this.study.uid}/series/${this.series.uid}/instances/${inst.uid}`; // viewer.manifest.DICOMWEB
     return `${base}/frames/${n}/rendered${query ? "?" + query : ""}`;
   }
