@@ -5,8 +5,11 @@ Run with `python -m bench.viewer` (or `make bench`, which runs every bench modul
 Environment: BENCH_SLICES (default 300), BENCH_SIZE (512), BENCH_DATABASE_URL
 (postgres://postgres:postgres@127.0.0.1:5432/pedslink_bench_viewer), BENCH_REDIS_URL
 (redis://127.0.0.1:6379/3), BENCH_WORKERS (uvicorn workers, 2), BENCH_WARM_ROUNDS (3),
-BENCH_PARTS (load,worker,browser: which parts to run), VIEWER_FAST_PATH (1; 0 measures
-PedsLink without viewer/fastpath.py, every image through Django).
+BENCH_PARTS (load,worker,browser: which parts to run), BENCH_STORAGE (local; s3 stores
+everything in a real S3-compatible server, s3rver from npm, started here).
+
+Rendered frames are asked for twice: by their DICOMweb URL (through Django's middleware, as
+OHIF or any DICOMweb client) and by the signed links the viewer uses (viewer/frame_links.py).
 
 Both servers get the same requests: PedsLink's with the session cookie of a doctor, so
 every image is checked for access (and audited) as in use.
@@ -30,6 +33,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 SLICES = int(os.environ.get("BENCH_SLICES", "300"))
@@ -43,6 +47,9 @@ WARM_ROUNDS = int(os.environ.get("BENCH_WARM_ROUNDS", "3"))
 CONCURRENCY = (1, 8, 32)
 PARTS = set(os.environ.get("BENCH_PARTS", "load,worker,browser").split(","))
 PY = str(ROOT / ".venv" / "bin" / "python")
+STORAGE = os.environ.get("BENCH_STORAGE", "local")
+S3RVER_VERSION = "3.7.1"
+STORAGE_ENV: dict[str, str] = {}  # the S3 settings when BENCH_STORAGE=s3
 
 
 def free_port() -> int:
@@ -133,6 +140,7 @@ def django_setup(media: Path) -> None:
         CACHE_PREFIX="bench-viewer",
         DJANGO_SETTINGS_MODULE="pedslink.settings",
         **PRODUCTION_ENV,
+        **STORAGE_ENV,
     )
     sys.path.insert(0, str(ROOT))
     import django
@@ -237,6 +245,7 @@ def run_load(
 
     def client() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        elsewhere: dict[str, http.client.HTTPConnection] = {}  # where redirects point (S3)
         while True:
             with lock:
                 if not queue:
@@ -247,6 +256,14 @@ def run_load(
                 conn.request("GET", path, headers=headers)
                 response = conn.getresponse()
                 response.read()
+                if response.status == 302:  # a presigned object-store URL: the client follows
+                    target = urlsplit(response.headers["Location"])
+                    other = elsewhere.setdefault(
+                        target.netloc, http.client.HTTPConnection(target.netloc, timeout=120)
+                    )
+                    other.request("GET", f"{target.path}?{target.query}")
+                    response = other.getresponse()
+                    response.read()
                 ok = response.status == 200
             except (OSError, http.client.HTTPException):
                 ok = False
@@ -286,6 +303,7 @@ def start_pedslink(media: Path) -> tuple[subprocess.Popen, int]:
         CACHE_PREFIX="bench-viewer",
         DB_POOL="1",
         LOG_LEVEL="WARNING",
+        **STORAGE_ENV,
     )
     proc = subprocess.Popen(
         [
@@ -315,7 +333,7 @@ def start_pedslink(media: Path) -> tuple[subprocess.Popen, int]:
 def start_orthanc(folder: Path) -> tuple[subprocess.Popen, int]:
     if not shutil.which("Orthanc"):
         subprocess.run(
-            ["sudo", "apt-get", "install", "-y", "orthanc", "orthanc-dicomweb"], check=True
+            [str(ROOT / "scripts" / "ensure_system.sh"), "orthanc", "orthanc-dicomweb"], check=True
         )
     port, dicom_port = free_port(), free_port()
     config = {
@@ -350,6 +368,11 @@ def upload_to_orthanc(port: int, paths: list[Path]) -> None:
 
 
 def clear_render_cache(media: Path) -> None:
+    if STORAGE == "s3":
+        from django.core.files.storage import default_storage
+
+        default_storage.bucket.objects.filter(Prefix="render-cache/").delete()
+        return
     shutil.rmtree(media / "render-cache", ignore_errors=True)
 
 
@@ -372,6 +395,81 @@ def rendered_benchmark(
         orth = run_load(orthanc_port, orth_paths * WARM_ROUNDS, clients, orth_headers)
         rows.append((clients, cold, warm, orth))
     return rows
+
+
+def signed_links(port: int, study_uid: str, cookie: str) -> list[str]:
+    """The first frame of every instance as the viewer asks for it: the manifest's grant and
+    each cached instance's key (the viewer page reads the same manifest)."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/viewer/studies/{study_uid}/manifest.json",
+        headers={"Cookie": f"sessionid={cookie}"},
+    )
+    with urllib.request.urlopen(request) as answer:  # noqa: S310 - loopback
+        manifest = json.loads(answer.read())
+    keys = [i["k"] for series in manifest["series"] for i in series["instances"] if "k" in i]
+    if not keys:
+        raise RuntimeError("the manifest lists no cached instance: is the render cache built?")
+    return [f"{manifest['frames']}/{key}/1.jpg" for key in keys]
+
+
+def link_benchmark(ped_port: int, study_uid: str, cookie: str) -> list[tuple]:
+    """Warm rendered frames by the viewer's signed links (the render cache is built)."""
+    paths = signed_links(ped_port, study_uid, cookie)
+    headers = {"Cookie": f"sessionid={cookie}"}
+    return [(n, run_load(ped_port, paths * WARM_ROUNDS, n, headers)) for n in CONCURRENCY]
+
+
+def start_s3rver(folder: Path) -> subprocess.Popen:
+    """A real S3-compatible server (the npm package s3rver) with a bucket for the bench;
+    sets STORAGE_ENV, which PedsLink's S3 settings read (pedslink/settings.py)."""
+    prefix = ROOT / "var" / "node"
+    binary = prefix / "node_modules" / ".bin" / "s3rver"
+    if not binary.exists():
+        subprocess.run(
+            [
+                "npm",
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--prefix",
+                str(prefix),
+                f"s3rver@{S3RVER_VERSION}",
+            ],
+            check=True,
+        )
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            str(binary),
+            "--directory",
+            str(folder / "s3"),
+            "--port",
+            str(port),
+            "--address",
+            "127.0.0.1",
+            "--configure-bucket",
+            "bench",
+            "--silent",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    STORAGE_ENV.update(
+        S3_BUCKET="bench",
+        S3_ENDPOINT_URL=f"http://127.0.0.1:{port}",
+        S3_ACCESS_KEY_ID="S3RVER",  # s3rver's fixed development credentials
+        S3_SECRET_ACCESS_KEY="S3RVER",  # noqa: S106 - s3rver accepts only these
+        S3_REGION="us-east-1",
+    )
+    return proc
 
 
 # ---------------------------------------------------------------- worker
@@ -529,7 +627,9 @@ def cold_figures(page: Any, label: str) -> dict[str, float]:
     nav = page.evaluate(
         """() => { const n = performance.getEntriesByType('navigation')[0];
             const r = performance.getEntriesByType('resource');
-            const first = r.find(e => /frames\\/\\d+\\/(rendered|modality)/.test(e.name));
+            const first = r.find(e =>
+                /frames\\/\\d+\\/(rendered|modality)|\\/frames\\/[^/]+\\/[^/]+\\/\\d+\\.(jpg|u16)/
+                    .test(e.name));
             return {html: n.responseEnd, dcl: n.domContentLoadedEventEnd,
                     frame_start: first ? first.startTime : -1,
                     frame_end: first ? first.responseEnd : -1,
@@ -539,7 +639,8 @@ def cold_figures(page: Any, label: str) -> dict[str, float]:
     # Series loading: batches of server JPEGs (phones) or one 16-bit frame per request.
     loads = page.evaluate(
         """() => performance.getEntriesByType('resource')
-            .filter(e => e.name.includes('/frames?') || e.name.includes('/modality.'))
+            .filter(e => e.name.includes('/frames?') || e.name.includes('/modality.')
+                || /\\.(jpg|u16)$/.test(e.name))
             .map(e => [e.startTime, e.responseStart, e.responseEnd, e.encodedBodySize])"""
     )
     if loads:
@@ -588,9 +689,14 @@ def fmt_row(name: str, r: dict[str, float]) -> str:
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-viewer-"))
     media = work / "media"
-    print(f"Viewer benchmark: {SLICES} CT slices {SIZE}x{SIZE} 16-bit, {WORKERS} uvicorn workers")
+    print(
+        f"Viewer benchmark: {SLICES} CT slices {SIZE}x{SIZE} 16-bit, {WORKERS} uvicorn workers,"
+        f" {STORAGE} storage"
+    )
     procs: list[subprocess.Popen] = []
     try:
+        if STORAGE == "s3":
+            procs.append(start_s3rver(work))
         paths = make_slices(Path(tempfile.mkdtemp(dir=work)))
         recreate_database()
         django_setup(media)
@@ -601,10 +707,12 @@ def main() -> None:
             orth, orth_port = start_orthanc(work)
             procs.append(orth)
             upload_to_orthanc(orth_port, paths)
-            print("\nRendered frame (JPEG), cold = empty render cache, warm = cached; Orthanc")
-            for clients, cold, warm, orth_r in rendered_benchmark(
-                ped_port, orth_port, uids, cookie, media
-            ):
+            print(
+                "\nRendered frame (JPEG) by DICOMweb URL, cold = empty render cache,"
+                " warm = cached; Orthanc"
+            )
+            orthanc_rows = rendered_benchmark(ped_port, orth_port, uids, cookie, media)
+            for clients, cold, warm, orth_r in orthanc_rows:
                 print(f"-- {clients} concurrent clients")
                 print(fmt_row("PedsLink cold", cold))
                 print(fmt_row("PedsLink warm", warm))
@@ -621,6 +729,15 @@ def main() -> None:
             from viewer.render_cache import build_for_instances
 
             build_for_instances(ids)
+
+        if "load" in PARTS:
+            print("\nRendered frame (JPEG) by the viewer's signed links, warm; Orthanc as above")
+            for (clients, link), (_, _, _, orth_r) in zip(
+                link_benchmark(ped_port, study_uid, cookie), orthanc_rows, strict=True
+            ):
+                print(f"-- {clients} concurrent clients")
+                print(fmt_row("PedsLink link", link))
+                print(f"   link / Orthanc: {link['rate'] / orth_r['rate']:.2f}x")
 
         if "browser" not in PARTS:
             return
