@@ -69,7 +69,7 @@ start:
 	$(VENV)/bin/honcho start -f $(PROCFILE)
 
 test: install messages redis ohif
-	scripts/ensure_system.sh chromium docker-compose dcmtk postgresql-client
+	scripts/ensure_system.sh chromium docker-compose dcmtk postgresql-client nginx
 	DATABASE_URL=$(TEST_DATABASE_URL) scripts/ensure_postgres.sh
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest $(PYTEST_ARGS)
 

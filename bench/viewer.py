@@ -406,7 +406,12 @@ def signed_links(port: int, study_uid: str, cookie: str) -> list[str]:
     )
     with urllib.request.urlopen(request) as answer:  # noqa: S310 - loopback
         manifest = json.loads(answer.read())
-    keys = [i["k"] for series in manifest["series"] for i in series["instances"] if "k" in i]
+    keys = [
+        key
+        for series in manifest["series"]
+        for i in series["instances"]
+        if (key := i.get("k") or series.get("shared", {}).get("k"))
+    ]
     if not keys:
         raise RuntimeError("the manifest lists no cached instance: is the render cache built?")
     return [f"{manifest['frames']}/{key}/1.jpg" for key in keys]
