@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import json
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -211,12 +210,50 @@ def series_frames_batch(request: HttpRequest, study: str, series: str) -> HttpRe
         for i in obj.instances.filter(sop_instance_uid__in={uid for uid, _f in wanted})
     }
     audit_study_view(request, obj.study)
-    index, blobs = [], []
-    for uid, frame in wanted:
-        instance = instances.get(uid)
+    return _batch_response(
+        [({"uid": uid}, instances.get(uid), frame) for uid, frame in wanted], kind, options
+    )
+
+
+@require_GET
+@login_required
+def frame_link_batch(request: HttpRequest, grant: str, parts: str, form: str) -> HttpResponse:
+    """A signed batch link (many frames of a study) that viewer.frame_links did not answer in
+    front of Django: checked and audited here, frames rendered if missing. Each frame's index
+    entry names it by its key (`k`), as the verifier's answer does."""
+    links = frame_links.parse_batch(f"{frame_links.PREFIX}{grant}/batch/{parts}.{form}")
+    payload = links and frame_links.grant_payload(links[0].grant, max_age=None)
+    if not links or payload is None or not all(link.key_is_for(payload["s"]) for link in links):
+        raise _denied(request, "frame-link", parts)
+    study = Study.objects.filter(pk=payload["s"]).first()
+    if study is None or not may_see_study(request, study.pk):
+        raise _denied(request, "frame-link", parts)
+    instances = {
+        i.pk: i
+        for i in Instance.objects.filter(
+            pk__in={link.instance_id for link in links}, series__study_id=study.pk
+        )
+    }
+    audit_study_view(request, study)
+    wanted = []
+    for link in links:
+        instance = instances.get(link.instance_id)
+        if instance is not None and not instance.sha256.startswith(link.version):
+            instance = None  # the file was replaced since the page was opened
+        wanted.append(({"k": link.key}, instance, link.frame))
+    return _batch_response(wanted, "u16" if form == "u16" else "jpeg", RenderOptions())
+
+
+def _batch_response(
+    wanted: list[tuple[dict, Instance | None, int]], kind: str, options: RenderOptions
+) -> HttpResponse:
+    """The frames asked for, each named by its label (`uid` or `k`), in one response
+    (the layout is frame_links.batch_body's)."""
+    entries = []
+    for label, instance, frame in wanted:
         if instance is None or not 1 <= frame <= (instance.number_of_frames or 1):
-            index.append(
-                {"uid": uid, "frame": frame, "length": 0, "problem": "There is no such frame."}
+            entries.append(
+                ({**label, "frame": frame, "length": 0, "problem": "There is no such frame."}, b"")
             )
             continue
         if kind in ("m16", "u16"):
@@ -232,13 +269,11 @@ def series_frames_batch(request: HttpRequest, study: str, series: str) -> HttpRe
             )
         # A failed u16 frame sends no placeholder: the page shows the problem instead.
         data = b"" if kind == "u16" and result.problem else result.data
-        index.append(
-            {"uid": uid, "frame": frame, "length": len(data), "problem": result.problem, **meta}
-        )
-        blobs.append(data)
-    head = json.dumps(index).encode()
-    body = b"".join([len(head).to_bytes(4, "big"), head, *blobs])
-    response = HttpResponse(body, content_type="application/octet-stream")
+        entry = {**label, "frame": frame, "length": len(data), "problem": result.problem, **meta}
+        entries.append((entry, data))
+    response = HttpResponse(
+        frame_links.batch_body(entries), content_type="application/octet-stream"
+    )
     response["Cache-Control"] = "private, max-age=3600"
     return response
 

@@ -54,6 +54,12 @@ viewer_urlpatterns = [
         study_views.frame_link,
         name="viewer-frame-link",
     ),
+    re_path(
+        r"^frames/(?P<grant>[A-Za-z0-9_\-:]{1,400})/batch/(?P<parts>[0-9a-f._,]{1,1700})\."
+        r"(?P<form>jpg|u16)$",
+        study_views.frame_link_batch,
+        name="viewer-frame-link-batch",
+    ),
     path("viewer/studies/<str:study>/", study_views.study_page, name="viewer-study"),
     path(
         "viewer/studies/<str:study>/manifest.json",

@@ -197,6 +197,74 @@ def test_a_grant_opens_no_other_studys_frames(
     ).exists()
 
 
+def batch_link(links_: list[str], form: str) -> str:
+    """The viewer's batch link for these frames (static/js/viewer/viewport.js loadBatch)."""
+    grant = links_[0].split("/")[2]
+    parts = ",".join(f"{link.split('/')[3]}_1" for link in links_)
+    return f"/frames/{grant}/batch/{parts}.{form}"
+
+
+def batch_parts(body: bytes) -> tuple[list[dict], bytes]:
+    length = int.from_bytes(body[:4], "big")
+    return json.loads(body[4 : 4 + length]), body[4 + length :]
+
+
+@pytest.mark.parametrize(("form", "kind"), [("u16", "u16"), ("jpg", "jpeg")])
+def test_a_series_batch_by_link_holds_what_djangos_batch_holds(
+    server, county_doctor, ct_study, form, kind
+):
+    cached(ct_study)
+    cookie = session_cookie(county_doctor)
+    frames = links(server, ct_study, cookie)
+    link = batch_link(frames, form)
+    fast = get(server, link, Cookie=cookie)
+    assert fast.status == 200 and fast.fast
+    index, images = batch_parts(fast.body)
+    assert [entry["k"] for entry in index] == [f.split("/")[3] for f in frames]
+    # Django's answer to the same link (an expired grant) and to the viewer's older batch URL.
+    grant = link.split("/")[2]
+    old = Yesterday(salt=frame_links.SALT).sign_object(signing.loads(grant, salt=frame_links.SALT))
+    slow = get(server, link.replace(grant, old), Cookie=cookie)
+    assert slow.status == 200 and not slow.fast
+    assert batch_parts(slow.body) == (index, images)
+    series = ct_study.series.first()
+    uids = series.instances.order_by("instance_number").values_list("sop_instance_uid", flat=True)
+    by_uid = get(
+        server,
+        f"/viewer/studies/{ct_study.study_instance_uid}/series/{series.series_instance_uid}"
+        f"/frames?kind={kind}&frames={','.join(f'{uid}:1' for uid in uids)}",
+        Cookie=cookie,
+    )
+    old_index, old_images = batch_parts(by_uid.body)
+    assert old_images == images
+    assert [{k: v for k, v in e.items() if k != "uid"} for e in old_index] == [
+        {k: v for k, v in e.items() if k != "k"} for e in index
+    ]
+    assert all(entry["length"] > 0 and not entry["problem"] for entry in index)
+
+
+def test_a_batch_with_another_studys_key_is_refused_whole(
+    server, county_doctor, outsider, other_hospital, ct_study
+):
+    other_child = PatientFactory(name="王小红", home_hospital=other_hospital, mrn="O000001")
+    other = StudyFactory(patient=other_child, hospital=other_hospital)
+    series = SeriesFactory(study=other)
+    store_dataset(ct_slice(other.study_instance_uid, series.series_instance_uid, 0), series)
+    cached(ct_study)
+    cached(other)
+    insider = session_cookie(county_doctor)
+    mine = links(server, ct_study, insider)
+    theirs = links(server, other, session_cookie(outsider))[0]
+    grant = mine[0].split("/")[2]
+    forged = batch_link([mine[0], f"/frames/{grant}/{theirs.split('/')[3]}/1.jpg"], "jpg")
+    refused = get(server, forged, Cookie=insider)
+    assert refused.status == 404 and not refused.fast
+    assert AuditEvent.objects.filter(
+        action=AuditEvent.Action.DENIED, user=county_doctor, object_type="frame-link"
+    ).exists()
+    assert get(server, batch_link(mine, "jpg"), Cookie=session_cookie(outsider)).status == 404
+
+
 def test_a_logout_ends_the_sessions_links_at_once(server, county_doctor, ct_study):
     cached(ct_study)
     client = Client()
