@@ -68,10 +68,21 @@ run: install messages redis ohif
 start:
 	$(VENV)/bin/honcho start -f $(PROCFILE)
 
-test: install messages redis ohif
+test: install messages redis ohif s3rver
 	scripts/ensure_system.sh chromium docker-compose dcmtk postgresql-client nginx
 	DATABASE_URL=$(TEST_DATABASE_URL) scripts/ensure_postgres.sh
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+# s3rver (npm): a real S3-compatible server for the S3 tests and `BENCH_STORAGE=s3`.
+S3RVER_VERSION ?= 3.7.1
+S3RVER := var/node/node_modules/.bin/s3rver
+.PHONY: s3rver
+s3rver: $(S3RVER)
+
+$(S3RVER):
+	scripts/ensure_system.sh npm
+	mkdir -p var/node
+	npm install --no-audit --no-fund --prefix var/node s3rver@$(S3RVER_VERSION)
 
 # OHIF Viewer 3 for specialists who prefer it (MPR): the prebuilt dist from npm, served at /ohif/.
 OHIF_VERSION ?= 3.13.2
@@ -81,7 +92,7 @@ static/ohif/.installed-$(OHIF_VERSION): scripts/install_ohif.py
 	scripts/ensure_system.sh npm
 	python3 scripts/install_ohif.py $(OHIF_VERSION)
 
-bench: install messages redis
+bench: install messages redis s3rver
 	$(PY) -m bench
 
 # README "Bad input": the ingest fuzz (fresh seed unless FUZZ_SEED is given) and schemathesis, longer.

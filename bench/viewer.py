@@ -443,6 +443,12 @@ def start_s3rver(folder: Path) -> subprocess.Popen:
             check=True,
         )
     port = free_port()
+    cors = folder / "cors.xml"  # the page fetches redirected frames from another origin
+    cors.write_text(
+        "<CORSConfiguration><CORSRule><AllowedOrigin>*</AllowedOrigin>"
+        "<AllowedMethod>GET</AllowedMethod><AllowedHeader>*</AllowedHeader>"
+        "<ExposeHeader>Content-Length</ExposeHeader></CORSRule></CORSConfiguration>"
+    )
     proc = subprocess.Popen(
         [
             str(binary),
@@ -454,6 +460,7 @@ def start_s3rver(folder: Path) -> subprocess.Popen:
             "127.0.0.1",
             "--configure-bucket",
             "bench",
+            str(cors),
             "--silent",
         ],
         stdout=subprocess.DEVNULL,

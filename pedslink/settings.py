@@ -9,6 +9,7 @@ import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from csp.constants import NONCE, NONE, SELF, UNSAFE_EVAL, UNSAFE_INLINE, WASM_UNSAFE_EVAL
@@ -257,6 +258,17 @@ OHIF_CONTENT_SECURITY_POLICY = {
     }
 }
 OHIF_WORKER_CSP_EXTRA = {"script-src": [UNSAFE_EVAL]}
+# With S3 storage a verified frame link is answered by a redirect to a presigned URL
+# (viewer/frame_links.py): the page may fetch from the object store's origin, which must
+# allow GET from SITE_URL by CORS (README, "Storage"). S3_FRAME_ORIGIN: that origin if it is
+# not S3_ENDPOINT_URL's (AWS: https://<bucket>.s3.<region>.amazonaws.com).
+if env("S3_BUCKET"):
+    _s3_origin = env("S3_FRAME_ORIGIN", "") or env("S3_ENDPOINT_URL", "")
+    if _s3_origin:
+        _s3_parts = urlsplit(_s3_origin)
+        _s3_origin = f"{_s3_parts.scheme}://{_s3_parts.netloc}"
+        for _directive in ("img-src", "connect-src"):
+            CONTENT_SECURITY_POLICY["DIRECTIVES"][_directive].append(_s3_origin)
 # Browser features PedsLink does not use are denied to every page (feature -> allowed origins;
 # an empty list denies). Photos of film come through the file picker, which needs no camera.
 PERMISSIONS_POLICY: dict[str, list[str]] = {
