@@ -380,7 +380,7 @@ CHANNEL_LAYERS = {
 # Signed links to a study's cached frames (viewer/frame_links.py): how long a grant issued
 # when the study is opened opens its frames without the Django request cycle (afterwards
 # Django answers them, checking and auditing as every image request), and, behind nginx,
-# the internal location that serves the media folder (docker/nginx.conf: "/_media/").
+# the internal location that serves the media folder (docker/nginx/pedslink.conf.template: "/_media/").
 VIEWER_GRANT_SECONDS = int(env("VIEWER_GRANT_SECONDS", "900"))
 FRAME_ACCEL_REDIRECT = env("FRAME_ACCEL_REDIRECT", "")
 
