@@ -618,7 +618,7 @@ def main() -> None:
                 "  (per frame: default-window JPEG + lossless 16-bit form; plus series thumbnail)"
             )
         else:
-            from viewer.render_cache import build_for_instances
+            from viewer.rendering.cache import build_for_instances
 
             build_for_instances(ids)
 

@@ -365,7 +365,7 @@ CHANNEL_LAYERS = {
         "CONFIG": {"hosts": [REDIS_URL]},
     }
 }
-# Signed links to a study's cached frames (viewer/frame_links.py): how long a grant issued
+# Signed links to a study's cached frames (viewer/rendering/links.py): how long a grant issued
 # when the study is opened opens its frames without the Django request cycle (afterwards
 # Django answers them, checking and auditing as every image request), and, behind nginx,
 # the internal location that serves the media folder (docker/nginx.conf: "/_media/").

@@ -1,6 +1,8 @@
 from django.urls import path, re_path
 
-from viewer import api, dicomweb, ohif, render_views, study_views, views
+from viewer import api, ohif, study_views, views
+from viewer.dicomweb import wado as dicomweb
+from viewer.rendering import views as render_views
 
 app_name = "viewer"
 
@@ -9,7 +11,7 @@ SE = S + "/series/<str:series>"
 I = SE + "/instances/<str:instance>"  # noqa: E741
 
 # Imaging ingest and DICOMweb (STOW/QIDO/WADO); rendered frames and thumbnails live in
-# viewer/render_views.py with their own routes.
+# viewer/rendering/views.py with their own routes.
 imaging_urlpatterns = [
     path("patients/<int:pk>/imaging/upload/", views.upload_page, name="upload"),
     path("patients/<int:pk>/imaging/files/", views.upload_files, name="upload-files"),
@@ -47,7 +49,7 @@ INSTANCE = f"{SERIES}/instances/<str:instance>"
 
 # Viewer pages and their JSON (viewer branch).
 viewer_urlpatterns = [
-    # Signed links to cached frames (viewer/frame_links.py answers most in front of Django).
+    # Signed links to cached frames (viewer/rendering/links.py answers most in front of Django).
     re_path(
         r"^frames/(?P<grant>[A-Za-z0-9_\-:]{1,400})/(?P<key>[0-9a-f.]{1,50})/"
         r"(?P<frame>\d{1,6})\.(?P<form>jpg|u16)$",

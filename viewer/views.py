@@ -22,7 +22,7 @@ from consult.audit import Action, audit_denied, audit_record
 from consult.models import Patient, PatientIdentifier, Role
 from consult.selectors import get_patient_for, get_visible_or_404, patients_visible_to
 from pedslink.proxy import absolute_url
-from viewer import header_diff, photos, storage
+from viewer import storage
 from viewer.forms import (
     AssignStudyForm,
     ConflictResolveForm,
@@ -30,16 +30,9 @@ from viewer.forms import (
     IntegrationTokenForm,
     PhotoForm,
 )
-from viewer.ingest import IngestError
-from viewer.models import DicomNode, IngestConflict, IntegrationToken, Source
-from viewer.selectors import (
-    conflicts_visible_to,
-    instances_visible_to,
-    open_conflicts_for,
-    studies_for_patient,
-    unmatched_studies_for,
-)
-from viewer.services import (
+from viewer.ingest import header_diff, photos
+from viewer.ingest.reader import IngestError
+from viewer.ingest.services import (
     IngestResult,
     Sender,
     conflict_keep_stored,
@@ -55,6 +48,14 @@ from viewer.services import (
     rejected,
     study_assign_patient,
     upload_ingest,
+)
+from viewer.models import DicomNode, IngestConflict, IntegrationToken, Source
+from viewer.selectors import (
+    conflicts_visible_to,
+    instances_visible_to,
+    open_conflicts_for,
+    studies_for_patient,
+    unmatched_studies_for,
 )
 
 MAX_HASHES = 5000

@@ -1,0 +1,1 @@
+"""DICOMweb under /dicomweb/: STOW-RS, QIDO-RS and WADO-RS."""
