@@ -11,8 +11,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from viewer.access import audit_study_view, get_study_for
-from viewer.ingest import services
 from viewer.manifest import measurement_json, study_measurements
+from viewer.measurements import services
 from viewer.models import Instance, Measurement
 
 

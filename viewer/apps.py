@@ -21,6 +21,6 @@ def _account_saved(
     cached yet, and a sign-in's last_login is not news."""
     if created or (update_fields is not None and set(update_fields) <= {"last_login"}):
         return
-    from viewer.ingest.services import token_generation_bump
+    from viewer.integrations.services import token_generation_bump
 
     token_generation_bump()

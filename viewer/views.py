@@ -37,17 +37,19 @@ from viewer.ingest.services import (
     Sender,
     conflict_keep_stored,
     conflict_replace,
-    dicom_node_create,
-    dicom_node_deactivate,
     ingest_finish,
     instance_ingest,
-    integration_token_create,
-    integration_token_revoke,
     may_replace,
     record_upload_audit,
     rejected,
     study_assign_patient,
     upload_ingest,
+)
+from viewer.integrations.services import (
+    dicom_node_create,
+    dicom_node_deactivate,
+    integration_token_create,
+    integration_token_revoke,
 )
 from viewer.models import DicomNode, IngestConflict, IntegrationToken, Source
 from viewer.selectors import (

@@ -4,9 +4,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
-import logging
-import secrets
 import tempfile
 import zipfile
 from collections import Counter
@@ -14,12 +11,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-import redis
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
-from django.http import HttpRequest
+from django.db.models import F
 from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 
@@ -28,23 +23,9 @@ from consult.models import Hospital, Patient, PatientIdentifier, Role, User
 from viewer import storage
 from viewer.ingest import reader as ingest
 from viewer.ingest.reader import Header, IngestError, Limits
-from viewer.manifest import can_save_measurements
-from viewer.measurements import measure
-from viewer.models import (
-    DicomNode,
-    IngestConflict,
-    Instance,
-    IntegrationToken,
-    Measurement,
-    RenderInfo,
-    Series,
-    Source,
-    Study,
-)
-from viewer.rendering import cache as render_cache
-from viewer.tasks import build_render_caches, build_series_render_caches
+from viewer.models import IngestConflict, Instance, RenderInfo, Series, Source, Study
+from viewer.rendering.queue import instance_render_caches_queue, render_caches_queue
 
-log = logging.getLogger(__name__)
 # A long batch (zip, STOW body, C-STORE association) is indexed, or has its render caches
 # queued, this often.
 FLUSH_EVERY = 50
@@ -56,10 +37,6 @@ _UID_FIELD = {
     Series: "series_instance_uid",
     Study: "study_instance_uid",
 }
-# Render caches are queued once per series per debounce window (see ingest_flush). The flag
-# outlives a lost task by at most this long; the lock bounds a crashed builder's hold.
-RENDER_QUEUED_TTL = 600
-RENDER_LOCK_TTL = 600
 
 
 class Outcome:
@@ -387,53 +364,6 @@ def ingest_flush(*, sender: Sender) -> None:
         # Robust: a broker outage must not fail an upload that is committed (the viewer
         # renders on demand what has no cache).
         transaction.on_commit(lambda: render_caches_queue(series_ids=series_ids), robust=True)
-
-
-def render_caches_queue(*, series_ids: Iterable[int]) -> None:
-    """Queue the render-cache task of each series unless one is already queued: one task per
-    series per debounce window instead of one per request (a Redis SET NX each). The task
-    clears the flag before it looks for uncached instances, so an instance committed before
-    a refused SET is always seen by a task that starts after it."""
-    for series_id in sorted(series_ids):
-        if _redis(settings.REDIS_URL).set(
-            _render_queued_key(series_id), 1, nx=True, ex=RENDER_QUEUED_TTL
-        ):
-            build_series_render_caches.apply_async(
-                args=[series_id], countdown=settings.IMAGING_RENDER_DEBOUNCE_SECONDS
-            )
-
-
-def series_render_caches_build(*, series_id: int) -> bool:
-    """The task's body: render caches for every instance of the series not cached yet (and
-    the series thumbnail). False when another worker is building this series: the task is
-    then queued again for later, since that worker may have looked before these arrived."""
-    from viewer.rendering.cache import build_for_instances
-
-    client = _redis(settings.REDIS_URL)
-    lock = f"pedslink:viewer:render-building:{series_id}"
-    if not client.set(lock, 1, nx=True, ex=RENDER_LOCK_TTL):
-        return False
-    try:
-        client.delete(_render_queued_key(series_id))
-        uncached = Instance.objects.filter(series_id=series_id).filter(
-            Q(render_info__isnull=True) | Q(render_info__cached_at=None, render_info__problem="")
-        )
-        if ids := list(uncached.order_by("pk").values_list("pk", flat=True)):
-            build_for_instances(ids)
-    finally:
-        client.delete(lock)
-    return True
-
-
-def _render_queued_key(series_id: int) -> str:
-    return f"pedslink:viewer:render-queued:{series_id}"
-
-
-@functools.cache
-def _redis(url: str) -> redis.Redis:
-    """One client, with its connection pool, per process. (Django's cache backend is per
-    request context under ASGI: a new Redis connection for every request.)"""
-    return redis.Redis.from_url(url)
 
 
 def ingest_finish(
@@ -920,174 +850,8 @@ def conflict_replace(*, conflict: IngestConflict, user: User, reason: str) -> In
         patient=series.study.patient,
         reason=f"conflict {row.pk}: replaced stored version (kept as superseded): {reason}"[:300],
     )
-    transaction.on_commit(lambda: build_render_caches.delay([instance.pk]))
+    transaction.on_commit(lambda: instance_render_caches_queue(instance_ids=[instance.pk]))
     return row
 
 
-# --- integration tokens and DICOM nodes ----------------------------------------------
-
-
-def token_digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-TOKEN_GENERATION_KEY = "pedslink:viewer:token-generation"  # noqa: S105 - a Redis key
-
-
-def token_generation() -> bytes | None:
-    """The counter every process's token cache (viewer.integrations.auth) is checked against; None
-    when Redis cannot answer (the caller then reads the database)."""
-    try:
-        return _redis(settings.REDIS_URL).get(TOKEN_GENERATION_KEY) or b"0"
-    except redis.RedisError:
-        log.warning("token generation unreadable: tokens are looked up in the database")
-        return None
-
-
-def token_generation_bump() -> None:
-    """Forget every cached token resolution, now and again when the caller's transaction
-    commits (a request between the two must not keep what it read before the commit)."""
-
-    def bump() -> None:
-        try:
-            _redis(settings.REDIS_URL).incr(TOKEN_GENERATION_KEY)
-        except redis.RedisError:
-            log.warning("token generation not bumped: cached tokens expire on their own")
-
-    bump()
-    transaction.on_commit(bump)
-
-
-@transaction.atomic
-def integration_token_create(
-    *, hospital: Hospital, name: str, created_by: User
-) -> tuple[IntegrationToken, str]:
-    """A new token for a hospital's system; the secret is returned once and never stored."""
-    secret = "pl_" + secrets.token_urlsafe(32)
-    account = User.objects.create(
-        username=f"integration-{hospital.code}-{secrets.token_hex(4)}"[:150],
-        full_name=str(_("Integration: %(name)s") % {"name": name})[:100],
-        role=Role.REFERRING_DOCTOR,
-        hospital=hospital,
-    )
-    account.set_unusable_password()
-    account.save(update_fields=["password"])
-    token = IntegrationToken.objects.create(
-        hospital=hospital,
-        name=name,
-        prefix=secret[:10],
-        token_hash=token_digest(secret),
-        account=account,
-        created_by=created_by,
-    )
-    audit_record(user=created_by, action=Action.CREATE, obj=token)
-    return token, secret
-
-
-@transaction.atomic
-def integration_token_revoke(*, token: IntegrationToken, user: User) -> None:
-    if token.revoked_at is not None:
-        return
-    IntegrationToken.objects.filter(pk=token.pk).update(revoked_at=now())
-    User.objects.filter(pk=token.account_id).update(is_active=False)
-    token_generation_bump()
-    audit_record(user=user, action=Action.UPDATE, obj=token, reason="revoked")
-
-
-@transaction.atomic
-def dicom_node_create(
-    *, hospital: Hospital, ae_title: str, allowed_ips: str, description: str, user: User
-) -> DicomNode:
-    node = DicomNode(
-        hospital=hospital,
-        ae_title=ae_title.strip(),
-        allowed_ips=allowed_ips.strip(),
-        description=description,
-    )
-    node.full_clean()
-    node.save()
-    audit_record(user=user, action=Action.CREATE, obj=node)
-    return node
-
-
-@transaction.atomic
-def dicom_node_deactivate(*, node: DicomNode, user: User) -> None:
-    DicomNode.objects.filter(pk=node.pk).update(is_active=False)
-    audit_record(user=user, action=Action.UPDATE, obj=node, reason="deactivated")
-
-
-def dicom_node_for(ae_title: str, address: str) -> DicomNode | None:
-    """The active node with this AE title whose allowed addresses include `address`."""
-    node = (
-        DicomNode.objects.filter(ae_title=ae_title.strip(), is_active=True)
-        .select_related("hospital")
-        .first()
-    )
-    return node if node is not None and node.allows(address) else None
-
-
 SOURCE_LABELS = dict(Source.choices)
-
-
-def measurement_create(
-    *,
-    request: HttpRequest,
-    user: Any,
-    instance: Instance,
-    frame: int,
-    kind: str,
-    points: Any,
-    note: str = "",
-) -> Measurement:
-    """Save a specialist's measurement; the value is computed here from the image's spacing."""
-    if not can_save_measurements(user):
-        raise PermissionDenied(_("Only specialists save measurements."))
-    info = render_cache.render_info(instance).info
-    rows, columns = (
-        info.get("rows") or instance.rows or 0,
-        info.get("columns") or instance.columns or 0,
-    )
-    frames = info.get("frames") or instance.number_of_frames or 1
-    if not 1 <= frame <= frames:
-        raise ValidationError(_("There is no such frame."))
-    try:
-        clean = measure.valid_points(kind, points, rows, columns)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(_("The measurement's points are not valid.")) from exc
-    if kind == "arrow" and not note.strip():
-        raise ValidationError(_("An arrow needs a note."))
-    spacing, unit = measure.spacing_for(info.get("pixel_spacing"), info.get("imager_pixel_spacing"))
-    try:
-        value, unit = measure.measure(kind, clean, spacing, unit)
-    except ValueError as exc:
-        raise ValidationError(_("The angle's arms must have length.")) from exc
-    study = instance.series.study
-    with transaction.atomic():
-        m = Measurement.objects.create(
-            study=study,
-            instance=instance,
-            frame=frame,
-            kind=kind,
-            points=clean,
-            value=value,
-            unit=unit,
-            note=note.strip()[:200],
-            created_by=user,
-        )
-        audit_record(request=request, action=Action.CREATE, obj=m, patient=study.patient)
-    return m
-
-
-def measurement_delete(*, request: HttpRequest, user: Any, measurement: Measurement) -> None:
-    """Remove one's own measurement (a signed report keeps its own copy of the values)."""
-    if measurement.created_by_id != user.pk:
-        raise PermissionDenied(_("Only the specialist who made a measurement removes it."))
-    with transaction.atomic():
-        audit_record(
-            request=request,
-            action=Action.UPDATE,
-            obj=measurement,
-            patient=measurement.study.patient,
-            reason="measurement deleted",
-        )
-        measurement.delete()

@@ -28,7 +28,7 @@ from django.utils.timezone import now
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import authentication, exceptions
 
-from viewer.ingest.services import token_digest, token_generation
+from viewer.integrations.services import token_digest, token_generation
 from viewer.models import IntegrationToken
 
 TOUCH_EVERY = dt.timedelta(minutes=5)

@@ -21,14 +21,8 @@ from pynetdicom.presentation import AllStoragePresentationContexts
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
-from viewer.ingest.services import (
-    FLUSH_EVERY,
-    Outcome,
-    Sender,
-    dicom_node_for,
-    ingest_flush,
-    instance_ingest,
-)
+from viewer.ingest.services import FLUSH_EVERY, Outcome, Sender, ingest_flush, instance_ingest
+from viewer.integrations.services import dicom_node_for
 from viewer.models import Source
 
 log = logging.getLogger(__name__)

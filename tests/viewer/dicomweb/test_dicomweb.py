@@ -10,7 +10,7 @@ from pydicom.uid import generate_uid
 from consult.models import AuditEvent
 from tests.factories import PatientFactory
 from tests.viewer.dicom_builders import make_dataset
-from viewer.ingest.services import integration_token_create, integration_token_revoke
+from viewer.integrations.services import integration_token_create, integration_token_revoke
 from viewer.models import Instance, Source, Study
 
 pytestmark = pytest.mark.django_db(transaction=True)

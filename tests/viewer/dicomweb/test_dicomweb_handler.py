@@ -15,7 +15,7 @@ from consult.models import AuditEvent
 from tests.viewer.dicom_builders import make_dataset, make_file, to_bytes
 from tests.viewer.ingest.test_ingest_batching import stow_body
 from tests.viewer.rendering.test_frame_links import session_cookie
-from viewer.ingest.services import integration_token_create, integration_token_revoke
+from viewer.integrations.services import integration_token_create, integration_token_revoke
 from viewer.models import Instance, Source
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -19,7 +19,7 @@ from viewer.dicomweb.transcode import (
     frame_plan,
     parse_accept,
 )
-from viewer.ingest.services import integration_token_create
+from viewer.integrations.services import integration_token_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 JPEG_BASELINE = "1.2.840.10008.1.2.4.50"

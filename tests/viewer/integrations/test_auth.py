@@ -5,8 +5,8 @@ from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 from rest_framework.test import APIRequestFactory
 
-from viewer.ingest.services import integration_token_create, integration_token_revoke
 from viewer.integrations.auth import BearerTokenAuthentication
+from viewer.integrations.services import integration_token_create, integration_token_revoke
 
 
 def drf_request(header: str | None) -> Request:

@@ -12,7 +12,7 @@ from pydicom.uid import generate_uid
 from consult.models import AuditEvent
 from tests.factories import SeriesFactory, StudyFactory, store_dataset
 from tests.viewer.dicom_data import ct_slice, rgb_photo, us_multiframe
-from viewer.ingest.services import integration_token_create
+from viewer.integrations.services import integration_token_create
 
 pytestmark = pytest.mark.django_db
 
