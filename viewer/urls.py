@@ -1,7 +1,8 @@
 from django.urls import path, re_path
 
 from viewer import api, ohif, study_views, views
-from viewer.dicomweb import wado as dicomweb
+from viewer.dicomweb import qido, wado
+from viewer.dicomweb.views import stow_or_qido_studies, stow_or_wado_study
 from viewer.rendering import views as render_views
 
 app_name = "viewer"
@@ -27,20 +28,20 @@ imaging_urlpatterns = [
     path("imaging/nodes/<int:pk>/deactivate/", views.node_deactivate, name="node-deactivate"),
     path("imaging/tokens/", views.token_list, name="tokens"),
     path("imaging/tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
-    path("dicomweb/studies", dicomweb.stow_or_qido_studies, name="dicomweb-studies"),
-    path(S, dicomweb.stow_or_wado_study, name="dicomweb-study"),
-    path(S + "/metadata", dicomweb.wado_metadata, name="dicomweb-study-metadata"),
-    path(S + "/series", dicomweb.qido_series, name="dicomweb-study-series"),
-    path(S + "/instances", dicomweb.qido_instances, name="dicomweb-study-instances"),
-    path(SE, dicomweb.wado, name="dicomweb-series"),
-    path(SE + "/metadata", dicomweb.wado_metadata, name="dicomweb-series-metadata"),
-    path(SE + "/instances", dicomweb.qido_instances, name="dicomweb-series-instances"),
-    path(I, dicomweb.wado, name="dicomweb-instance"),
-    path(I + "/metadata", dicomweb.wado_metadata, name="dicomweb-instance-metadata"),
-    path(I + "/frames/<str:frames>", dicomweb.wado_frames, name="dicomweb-frames"),
-    path(I + "/bulk/<str:tag>", dicomweb.wado_bulk, name="dicomweb-bulk"),
-    path("dicomweb/series", dicomweb.qido_series, name="dicomweb-all-series"),
-    path("dicomweb/instances", dicomweb.qido_instances, name="dicomweb-all-instances"),
+    path("dicomweb/studies", stow_or_qido_studies, name="dicomweb-studies"),
+    path(S, stow_or_wado_study, name="dicomweb-study"),
+    path(S + "/metadata", wado.wado_metadata, name="dicomweb-study-metadata"),
+    path(S + "/series", qido.qido_series, name="dicomweb-study-series"),
+    path(S + "/instances", qido.qido_instances, name="dicomweb-study-instances"),
+    path(SE, wado.wado, name="dicomweb-series"),
+    path(SE + "/metadata", wado.wado_metadata, name="dicomweb-series-metadata"),
+    path(SE + "/instances", qido.qido_instances, name="dicomweb-series-instances"),
+    path(I, wado.wado, name="dicomweb-instance"),
+    path(I + "/metadata", wado.wado_metadata, name="dicomweb-instance-metadata"),
+    path(I + "/frames/<str:frames>", wado.wado_frames, name="dicomweb-frames"),
+    path(I + "/bulk/<str:tag>", wado.wado_bulk, name="dicomweb-bulk"),
+    path("dicomweb/series", qido.qido_series, name="dicomweb-all-series"),
+    path("dicomweb/instances", qido.qido_instances, name="dicomweb-all-instances"),
 ]
 
 UID = "<str:study>"
