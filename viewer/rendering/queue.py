@@ -18,8 +18,8 @@ from viewer.rendering.cache import build_for_instances
 BUILD_TASK = "viewer.tasks.build_render_caches"
 BUILD_SERIES_TASK = "viewer.tasks.build_series_render_caches"
 # Render caches are queued once per series per debounce window (see ingest_flush in
-# viewer.ingest.services). The flag
-# outlives a lost task by at most this long; the lock bounds a crashed builder's hold.
+# viewer.ingest.services). The flag outlives a lost task by at most this long; the lock bounds
+# a crashed builder's hold.
 RENDER_QUEUED_TTL = 600
 RENDER_LOCK_TTL = 600
 
