@@ -101,7 +101,7 @@ fuzz: install messages redis
 	DATABASE_URL=$(TEST_DATABASE_URL) scripts/ensure_postgres.sh
 	FUZZ_CASES=$${FUZZ_CASES:-5000} FUZZ_SEED=$${FUZZ_SEED:-$$RANDOM$$RANDOM} \
 	API_FUZZ_EXAMPLES=$${API_FUZZ_EXAMPLES:-50} DATABASE_URL=$(TEST_DATABASE_URL) \
-	$(PY) -m pytest -s -p no:logging tests/viewer/test_ingest_fuzz.py \
+	$(PY) -m pytest -s -p no:logging tests/viewer/ingest/test_ingest_fuzz.py \
 	tests/consult/test_api_schemathesis.py $(PYTEST_ARGS)
 
 lint: install

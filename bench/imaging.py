@@ -194,7 +194,7 @@ SEED = r"""
 import json
 from consult.models import Hospital, Patient, PatientIdentifier, Role, User, Tier
 from viewer.models import DicomNode
-from viewer.services import integration_token_create
+from viewer.integrations.services import integration_token_create
 import datetime as dt
 h, _ = Hospital.objects.get_or_create(code="BENCH", defaults=dict(name_zh="基准医院",
     tier=Tier.COUNTY, province="浙江省", city="温州市"))

@@ -9,7 +9,7 @@ BENCH_PARTS (load,worker,browser: which parts to run), BENCH_STORAGE (local; s3 
 everything in a real S3-compatible server, s3rver from npm, started here).
 
 Rendered frames are asked for twice: by their DICOMweb URL (through Django's middleware, as
-OHIF or any DICOMweb client) and by the signed links the viewer uses (viewer/frame_links.py).
+OHIF or any DICOMweb client) and by the signed links the viewer uses (viewer/rendering/links.py).
 
 Both servers get the same requests: PedsLink's with the session cookie of a doctor, so
 every image is checked for access (and audited) as in use.
@@ -738,7 +738,7 @@ def main() -> None:
                 "  (per frame: default-window JPEG + lossless 16-bit form; plus series thumbnail)"
             )
         else:
-            from viewer.render_cache import build_for_instances
+            from viewer.rendering.cache import build_for_instances
 
             build_for_instances(ids)
 

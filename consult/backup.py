@@ -54,7 +54,7 @@ PG_DUMP_FILE = "database.dump"
 SQLITE_FILE = "database.sqlite3"
 FOLDER = re.compile(r"^pedslink-\d{8}-\d{6}$")
 CHUNK = 1024 * 1024
-# Where viewer.render_cache keeps its renderings (its PREFIX; the base layer does not import
+# Where viewer.rendering.cache keeps its renderings (its PREFIX; the base layer does not import
 # the viewer, a test checks the two agree).
 RENDER_CACHE_PREFIX = "render-cache"
 # A database holding any of these rows is not "empty": restore refuses it. (A freshly migrated

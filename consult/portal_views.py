@@ -275,8 +275,8 @@ def portal_report(request: HttpRequest) -> HttpResponse:
 @portal_view
 @require_GET
 def portal_image(request: HttpRequest, n: int) -> HttpResponse:
-    from viewer import render_cache
-    from viewer.render import RenderOptions
+    from viewer.rendering import cache as render_cache
+    from viewer.rendering.render import RenderOptions
 
     share = _session_share(request, OK)
     if isinstance(share, HttpResponse):

@@ -35,7 +35,7 @@ GENERATION_SECONDS = 24 * 3600
 
 
 def access_generation_key(user_id: Any) -> str:
-    """The cache key of a user's access generation (also read by viewer.frame_links)."""
+    """The cache key of a user's access generation (also read by viewer.rendering.links)."""
     return f"access:generation:{user_id}"
 
 

@@ -1,7 +1,7 @@
 """ASGI entry point. HTTP goes through Django: DICOMweb requests with a bearer token through
 Django's handler with the DICOMweb middleware list (pedslink/handlers.py), signed links to
 cached frames past a verifier that answers them from the render cache when the link holds
-(viewer/frame_links.py), everything else through the full middleware stack. Websockets go
+(viewer/rendering/links.py), everything else through the full middleware stack. Websockets go
 through Channels."""
 
 import os
@@ -17,7 +17,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from pedslink.handlers import DicomwebHandler, bearer  # noqa: E402
 from pedslink.routing import websocket_urlpatterns  # noqa: E402
-from viewer.frame_links import FrameLinks  # noqa: E402
+from viewer.rendering.links import FrameLinks  # noqa: E402
 
 dicomweb_app = DicomwebHandler()
 frames_app = FrameLinks(django_asgi_app)

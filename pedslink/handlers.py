@@ -29,7 +29,8 @@ class DicomwebHandler(ASGIHandler):
 
 
 def bearer(scope: dict) -> bool:
-    """An Authorization: Bearer header with a secret (viewer.auth.bearer_secret's test)."""
+    """An Authorization: Bearer header with a secret (viewer.integrations.auth.bearer_secret's
+    test)."""
     for name, value in scope.get("headers", ()):
         if name.lower() == b"authorization":
             scheme, _, secret = value.decode("latin-1").partition(" ")

@@ -6,7 +6,7 @@ prebuilt app we did not write, needs more (WebAssembly decoders, inline styles):
 files get OHIF_CONTENT_SECURITY_POLICY instead, chosen here by path. A worker runs under the
 policy sent with its own script, so OHIF's worker scripts (Sec-Fetch-Dest: worker) get that
 policy plus OHIF_WORKER_CSP_EXTRA, which OHIF's page never has.
-Cached frames answered from a signed link before Django (viewer/frame_links.py) add the same
+Cached frames answered from a signed link before Django (viewer/rendering/links.py) add the same
 headers through `response_headers`.
 """
 

@@ -259,7 +259,7 @@ OHIF_CONTENT_SECURITY_POLICY = {
 }
 OHIF_WORKER_CSP_EXTRA = {"script-src": [UNSAFE_EVAL]}
 # With S3 storage a verified frame link is answered by a redirect to a presigned URL
-# (viewer/frame_links.py): the page may fetch from the object store's origin, which must
+# (viewer/rendering/links.py): the page may fetch from the object store's origin, which must
 # allow GET from SITE_URL by CORS (README, "Storage"). S3_FRAME_ORIGIN: that origin if it is
 # not S3_ENDPOINT_URL's (AWS: https://<bucket>.s3.<region>.amazonaws.com).
 if env("S3_BUCKET"):
@@ -377,10 +377,11 @@ CHANNEL_LAYERS = {
         "CONFIG": {"hosts": [REDIS_URL]},
     }
 }
-# Signed links to a study's cached frames (viewer/frame_links.py): how long a grant issued
+# Signed links to a study's cached frames (viewer/rendering/links.py): how long a grant issued
 # when the study is opened opens its frames without the Django request cycle (afterwards
 # Django answers them, checking and auditing as every image request), and, behind nginx,
-# the internal location that serves the media folder (docker/nginx/pedslink.conf.template: "/_media/").
+# the internal location that serves the media folder (docker/nginx/pedslink.conf.template:
+# "/_media/").
 VIEWER_GRANT_SECONDS = int(env("VIEWER_GRANT_SECONDS", "900"))
 FRAME_ACCEL_REDIRECT = env("FRAME_ACCEL_REDIRECT", "")
 

@@ -10,9 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from viewer import services
 from viewer.access import audit_study_view, get_study_for
 from viewer.manifest import measurement_json, study_measurements
+from viewer.measurements import services
 from viewer.models import Instance, Measurement
 
 

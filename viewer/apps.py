@@ -17,10 +17,10 @@ def _account_saved(
     sender: type, instance: object, created: bool, update_fields: frozenset | None, **kw: object
 ) -> None:
     """An account saved (deactivated, moved to another hospital, its role changed): cached
-    bearer-token resolutions are dropped (viewer.auth). A new account has no token cached
-    yet, and a sign-in's last_login is not news."""
+    bearer-token resolutions are dropped (viewer.integrations.auth). A new account has no token
+    cached yet, and a sign-in's last_login is not news."""
     if created or (update_fields is not None and set(update_fields) <= {"last_login"}):
         return
-    from viewer.services import token_generation_bump
+    from viewer.integrations.services import token_generation_bump
 
     token_generation_bump()

@@ -11,8 +11,9 @@ from django.utils.translation import gettext as _
 
 from consult.ages import pediatric_age
 from consult.models import Role, WeightRecord
-from viewer import frame_links, render_cache
 from viewer.models import Instance, Measurement, Study
+from viewer.rendering import cache as render_cache
+from viewer.rendering import links as frame_links
 from viewer.selectors import studies_visible_to
 
 DICOMWEB = "/dicomweb/studies/{study}/series/{series}/instances/{instance}"
@@ -87,7 +88,7 @@ def _instance_entry(row: tuple, info: dict, problem: str, study_id: int) -> dict
         "info": info,
         # No per-instance URLs: the page builds them from the UIDs (DICOMWEB), or, once the
         # render worker has cached the instance, from this key and the page's grant
-        # (viewer/frame_links.py).
+        # (viewer/rendering/links.py).
     }
     if cached_at is not None and sha256:
         entry["k"] = frame_links.instance_key(study_id, pk, sha256)

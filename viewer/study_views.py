@@ -10,7 +10,6 @@ from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 
-from viewer import frame_links, render_cache
 from viewer.access import (
     _denied,
     audit_study_view,
@@ -27,8 +26,10 @@ from viewer.manifest import (
     wire_form,
 )
 from viewer.models import Instance, Study
-from viewer.render import RenderOptions
-from viewer.render_views import BadRequest, image_response, parse_frames, parse_options
+from viewer.rendering import cache as render_cache
+from viewer.rendering import links as frame_links
+from viewer.rendering.render import RenderOptions
+from viewer.rendering.views import BadRequest, image_response, parse_frames, parse_options
 
 
 @require_GET
@@ -98,7 +99,7 @@ def study_manifest_json(request: HttpRequest, study: str) -> JsonResponse:
 @require_GET
 @login_required
 def frame_link(request: HttpRequest, grant: str, key: str, frame: str, form: str) -> HttpResponse:
-    """A signed frame link that viewer.frame_links did not answer in front of Django (grant
+    """A signed frame link that viewer.rendering.links did not answer in front of Django (grant
     expired or issued to another session, frame not cached yet, 16-bit frame on object
     storage): checked and audited here as every image request is, rendered if missing."""
     link = frame_links.parse(f"{frame_links.PREFIX}{grant}/{key}/{frame}.{form}")
@@ -218,7 +219,7 @@ def series_frames_batch(request: HttpRequest, study: str, series: str) -> HttpRe
 @require_GET
 @login_required
 def frame_link_batch(request: HttpRequest, grant: str, parts: str, form: str) -> HttpResponse:
-    """A signed batch link (many frames of a study) that viewer.frame_links did not answer in
+    """A signed batch link (many frames of a study) that viewer.rendering.links did not answer in
     front of Django: checked and audited here, frames rendered if missing. Each frame's index
     entry names it by its key (`k`), as the verifier's answer does."""
     links = frame_links.parse_batch(f"{frame_links.PREFIX}{grant}/batch/{parts}.{form}")

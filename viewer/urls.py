@@ -1,6 +1,9 @@
 from django.urls import path, re_path
 
-from viewer import api, dicomweb, ohif, render_views, study_views, views
+from viewer import api, ohif, study_views, views
+from viewer.dicomweb import qido, wado
+from viewer.dicomweb.views import stow_or_qido_studies, stow_or_wado_study
+from viewer.rendering import views as render_views
 
 app_name = "viewer"
 
@@ -9,7 +12,7 @@ SE = S + "/series/<str:series>"
 I = SE + "/instances/<str:instance>"  # noqa: E741
 
 # Imaging ingest and DICOMweb (STOW/QIDO/WADO); rendered frames and thumbnails live in
-# viewer/render_views.py with their own routes.
+# viewer/rendering/views.py with their own routes.
 imaging_urlpatterns = [
     path("patients/<int:pk>/imaging/upload/", views.upload_page, name="upload"),
     path("patients/<int:pk>/imaging/files/", views.upload_files, name="upload-files"),
@@ -25,20 +28,20 @@ imaging_urlpatterns = [
     path("imaging/nodes/<int:pk>/deactivate/", views.node_deactivate, name="node-deactivate"),
     path("imaging/tokens/", views.token_list, name="tokens"),
     path("imaging/tokens/<int:pk>/revoke/", views.token_revoke, name="token-revoke"),
-    path("dicomweb/studies", dicomweb.stow_or_qido_studies, name="dicomweb-studies"),
-    path(S, dicomweb.stow_or_wado_study, name="dicomweb-study"),
-    path(S + "/metadata", dicomweb.wado_metadata, name="dicomweb-study-metadata"),
-    path(S + "/series", dicomweb.qido_series, name="dicomweb-study-series"),
-    path(S + "/instances", dicomweb.qido_instances, name="dicomweb-study-instances"),
-    path(SE, dicomweb.wado, name="dicomweb-series"),
-    path(SE + "/metadata", dicomweb.wado_metadata, name="dicomweb-series-metadata"),
-    path(SE + "/instances", dicomweb.qido_instances, name="dicomweb-series-instances"),
-    path(I, dicomweb.wado, name="dicomweb-instance"),
-    path(I + "/metadata", dicomweb.wado_metadata, name="dicomweb-instance-metadata"),
-    path(I + "/frames/<str:frames>", dicomweb.wado_frames, name="dicomweb-frames"),
-    path(I + "/bulk/<str:tag>", dicomweb.wado_bulk, name="dicomweb-bulk"),
-    path("dicomweb/series", dicomweb.qido_series, name="dicomweb-all-series"),
-    path("dicomweb/instances", dicomweb.qido_instances, name="dicomweb-all-instances"),
+    path("dicomweb/studies", stow_or_qido_studies, name="dicomweb-studies"),
+    path(S, stow_or_wado_study, name="dicomweb-study"),
+    path(S + "/metadata", wado.wado_metadata, name="dicomweb-study-metadata"),
+    path(S + "/series", qido.qido_series, name="dicomweb-study-series"),
+    path(S + "/instances", qido.qido_instances, name="dicomweb-study-instances"),
+    path(SE, wado.wado, name="dicomweb-series"),
+    path(SE + "/metadata", wado.wado_metadata, name="dicomweb-series-metadata"),
+    path(SE + "/instances", qido.qido_instances, name="dicomweb-series-instances"),
+    path(I, wado.wado, name="dicomweb-instance"),
+    path(I + "/metadata", wado.wado_metadata, name="dicomweb-instance-metadata"),
+    path(I + "/frames/<str:frames>", wado.wado_frames, name="dicomweb-frames"),
+    path(I + "/bulk/<str:tag>", wado.wado_bulk, name="dicomweb-bulk"),
+    path("dicomweb/series", qido.qido_series, name="dicomweb-all-series"),
+    path("dicomweb/instances", qido.qido_instances, name="dicomweb-all-instances"),
 ]
 
 UID = "<str:study>"
@@ -47,7 +50,7 @@ INSTANCE = f"{SERIES}/instances/<str:instance>"
 
 # Viewer pages and their JSON (viewer branch).
 viewer_urlpatterns = [
-    # Signed links to cached frames (viewer/frame_links.py answers most in front of Django).
+    # Signed links to cached frames (viewer/rendering/links.py answers most in front of Django).
     re_path(
         r"^frames/(?P<grant>[A-Za-z0-9_\-:]{1,400})/(?P<key>[0-9a-f.]{1,50})/"
         r"(?P<frame>\d{1,6})\.(?P<form>jpg|u16)$",

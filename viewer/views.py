@@ -22,7 +22,7 @@ from consult.audit import Action, audit_denied, audit_record
 from consult.models import Patient, PatientIdentifier, Role
 from consult.selectors import get_patient_for, get_visible_or_404, patients_visible_to
 from pedslink.proxy import absolute_url
-from viewer import header_diff, photos, storage
+from viewer import storage
 from viewer.forms import (
     AssignStudyForm,
     ConflictResolveForm,
@@ -30,7 +30,27 @@ from viewer.forms import (
     IntegrationTokenForm,
     PhotoForm,
 )
-from viewer.ingest import IngestError
+from viewer.ingest import header_diff, photos
+from viewer.ingest.reader import IngestError
+from viewer.ingest.services import (
+    IngestResult,
+    Sender,
+    conflict_keep_stored,
+    conflict_replace,
+    ingest_finish,
+    instance_ingest,
+    may_replace,
+    record_upload_audit,
+    rejected,
+    study_assign_patient,
+    upload_ingest,
+)
+from viewer.integrations.services import (
+    dicom_node_create,
+    dicom_node_deactivate,
+    integration_token_create,
+    integration_token_revoke,
+)
 from viewer.models import DicomNode, IngestConflict, IntegrationToken, Source
 from viewer.selectors import (
     conflicts_visible_to,
@@ -38,23 +58,6 @@ from viewer.selectors import (
     open_conflicts_for,
     studies_for_patient,
     unmatched_studies_for,
-)
-from viewer.services import (
-    IngestResult,
-    Sender,
-    conflict_keep_stored,
-    conflict_replace,
-    dicom_node_create,
-    dicom_node_deactivate,
-    ingest_finish,
-    instance_ingest,
-    integration_token_create,
-    integration_token_revoke,
-    may_replace,
-    record_upload_audit,
-    rejected,
-    study_assign_patient,
-    upload_ingest,
 )
 
 MAX_HASHES = 5000

@@ -27,9 +27,10 @@ from consult.reporting import report_save, report_sign
 from consult.workflow import attachment_add
 from tests.factories import PASSWORD
 from tests.processes import ROOT, VENV_BIN, subprocess_env
-from viewer import render_cache, storage
+from viewer import storage
+from viewer.ingest.services import Outcome, Sender, instance_ingest
 from viewer.models import IngestConflict, Instance, Source
-from viewer.services import Outcome, Sender, instance_ingest
+from viewer.rendering import cache as render_cache
 
 DICOM_SAMPLES = ("CT_small.dcm", "MR_small.dcm", "SC_rgb_jpeg_dcmtk.dcm")
 
@@ -328,7 +329,7 @@ from consult.audit import audit_record
 from consult.models import AuditEvent
 from tests.factories import HospitalFactory, PatientFactory, UserFactory
 from viewer.models import Source
-from viewer.services import Sender, instance_ingest
+from viewer.ingest.services import Sender, instance_ingest
 
 hospital = HospitalFactory(code="COUNTY")
 doctor = UserFactory(username="county_doc", hospital=hospital)

@@ -76,8 +76,8 @@ def test_key_images_are_the_report_studies_middle_images(
 
     from tests.factories import store_dataset
     from tests.viewer.dicom_data import ct_slice
-    from viewer.render import RenderOptions
-    from viewer.render_cache import cache_key
+    from viewer.rendering.cache import cache_key
+    from viewer.rendering.render import RenderOptions
 
     settings.MEDIA_ROOT = tmp_path
     study = signed_report.consultation.studies.first()

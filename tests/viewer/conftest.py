@@ -2,8 +2,9 @@ import pytest
 
 from tests.factories import SeriesFactory, StudyFactory, store_dataset
 from tests.viewer.dicom_data import ct_slice
+from viewer.ingest.services import Sender
+from viewer.integrations.services import integration_token_create
 from viewer.models import Source
-from viewer.services import Sender, integration_token_create
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ host a trusted proxy forwarded, never at a bare Host header (a proxy that droppe
 import pytest
 
 from tests.viewer.dicom_builders import make_dataset, to_bytes
-from tests.viewer.test_ingest_batching import stow_body
+from tests.viewer.ingest.test_ingest_batching import stow_body
 
 SITE = "http://127.0.0.1:18123"
 pytestmark = pytest.mark.django_db

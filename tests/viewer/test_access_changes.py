@@ -9,7 +9,7 @@ import pytest
 
 from consult.models import Role
 from consult.services import user_save
-from tests.viewer.test_frame_links import cached, frame_url, get, links, session_cookie
+from tests.viewer.rendering.test_frame_links import cached, frame_url, get, links, session_cookie
 
 
 def move_to(user, *, admin, hospital=None, role=None) -> None:

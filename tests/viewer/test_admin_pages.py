@@ -8,8 +8,9 @@ from django.urls import reverse
 from consult.models import AuditEvent
 from tests.factories import DicomNodeFactory, PatientFactory
 from tests.viewer.dicom_builders import make_file
+from viewer.ingest.services import instance_ingest
+from viewer.integrations.services import token_digest
 from viewer.models import DicomNode, IntegrationToken, Study
-from viewer.services import instance_ingest, token_digest
 
 
 def push(sender, **kwargs) -> Study:

@@ -308,7 +308,7 @@ def test_page_writes_what_the_slices_share_once(login, county_doctor, ct_study):
     # Each slice keeps what is its own: UID, number and position.
     positions = [i["info"]["position"] for i in series["instances"]]
     assert len({tuple(p) for p in positions}) == 5
-    # The page adds its signed grant for the study's cached frames (viewer.frame_links).
+    # The page adds its signed grant for the study's cached frames (viewer.rendering.links).
     assert raw.pop("frames").startswith("/frames/")
     assert expand(raw) == json.loads(json.dumps(study_manifest(ct_study, county_doctor)))
 

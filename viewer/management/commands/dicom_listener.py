@@ -3,7 +3,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from viewer.listener import start_listener
+from viewer.integrations.listener import start_listener
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ import datetime as dt
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from viewer.orphans import orphans_sweep
+from viewer.ingest.orphans import orphans_sweep
 
 
 class Command(BaseCommand):

@@ -1,0 +1,1 @@
+"""Hospital systems: bearer integration tokens, DICOM nodes and the C-STORE listener."""

@@ -1,0 +1,1 @@
+"""Measurements on images: the pure geometry and the services that save them."""
