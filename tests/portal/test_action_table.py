@@ -13,7 +13,7 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from consult.models import SHARE_ACTIONS, AuditEvent, PortalShare, Report, ShareState
-from consult.portal_services import (
+from consult.portal.services import (
     portal_check_birth_date,
     portal_check_code,
     portal_code_send,

@@ -2,7 +2,7 @@
 its own address in the audit trail and cannot escape the portal's per-address limit."""
 
 from consult.models import AuditEvent
-from consult.portal_services import portal_share_create
+from consult.portal.services import portal_share_create
 from tests.portal.conftest import link_token, post
 
 WRONG_DOB = {"action": "dob", "birth_date": "2020-01-01"}

@@ -3,7 +3,7 @@
 import datetime as dt
 
 from consult.models import AuditEvent
-from consult.portal_services import portal_share_create
+from consult.portal.services import portal_share_create
 from tests.factories import GuardianFactory, PatientFactory, SeriesFactory, SignedReportFactory
 from tests.portal.conftest import link_token, post
 

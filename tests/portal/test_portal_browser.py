@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from consult.portal_services import portal_share_create
+from consult.portal.services import portal_share_create
 from consult.sms import read_sms_file_outbox
 from tests.factories import SeriesFactory, store_dataset
 from tests.viewer.dicom_data import ct_slice

@@ -3,7 +3,7 @@
 import pytest
 
 from consult.models import Notification, PortalShare, Report
-from consult.portal_services import PortalError, portal_share_create
+from consult.portal.services import PortalError, portal_share_create
 from tests.factories import GuardianFactory
 from tests.portal.conftest import link_token, post, sms_code
 

@@ -7,7 +7,7 @@ from django.utils.timezone import now
 
 from consult.models import Notification, PortalShare
 from consult.notify import notification_deliver
-from consult.portal_services import portal_token_revoke, token_hash
+from consult.portal.services import portal_token_revoke, token_hash
 from tests.portal.conftest import link_token
 
 
@@ -77,7 +77,7 @@ def test_expired_link_gets_a_kind_page_with_the_hospital_phone(client, share_lin
 
 
 def test_link_expiry_follows_the_setting(client, signed_report, mother, county_doctor, settings):
-    from consult.portal_services import portal_share_create
+    from consult.portal.services import portal_share_create
 
     settings.PORTAL_LINK_DAYS = 2
     portal_share_create(report=signed_report, guardians=[mother], user=county_doctor)

@@ -25,12 +25,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from consult import portal_services as svc
 from consult.ages import pediatric_age
 from consult.audit import Action, audit_denied, client_ip
 from consult.models import Guardian, PortalShare, Report
-from consult.portal_limits import LimiterUnavailable
-from consult.portal_selectors import green_channel_appointment, key_images
+from consult.portal import services as svc
+from consult.portal.limits import LimiterUnavailable
+from consult.portal.selectors import green_channel_appointment, key_images
 from consult.refusals import refused_page
 from consult.report_pdf import report_pdf
 from consult.report_templates import TEMPLATES, display_rows

@@ -23,7 +23,6 @@ from django.urls import reverse
 from django.utils.timezone import now
 from django.utils.translation import gettext as _
 
-from consult import portal_limits
 from consult.audit import Action, Outcome, audit_record
 from consult.models import (
     SHARE_ACTIONS,
@@ -36,6 +35,7 @@ from consult.models import (
     User,
 )
 from consult.notify import alliance_language, notification_sms_create
+from consult.portal import limits as portal_limits
 from consult.transitions import ActorNotAllowed, Rule, TransitionNotAllowed, action_check
 from pedslink.proxy import absolute_url
 
