@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from consult.audit import SYSTEM
 from consult.models import Notification
 from consult.portal.services import portal_share_create
 from tests.factories import GuardianFactory, SignedReportFactory
@@ -52,7 +53,9 @@ def sms_code(to: str) -> str:
 @pytest.fixture
 def share_link(signed_report, mother, county_doctor):
     """The mother's share of the signed report and the token from her SMS."""
-    (share,) = portal_share_create(report=signed_report, guardians=[mother], user=county_doctor)
+    (share,) = portal_share_create(
+        report=signed_report, guardians=[mother], user=county_doctor, context=SYSTEM
+    )
     return share, link_token(mother.mobile)
 
 

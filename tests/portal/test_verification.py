@@ -7,6 +7,7 @@ import sys
 import time_machine
 from django.utils.timezone import now
 
+from consult.audit import SYSTEM
 from consult.models import Notification
 from consult.portal.services import portal_share_create
 from tests.portal.conftest import link_token, post, signed_portal_cookie, sms_code
@@ -79,7 +80,9 @@ def test_the_lock_holds_for_the_link_from_another_address(client_factory, share_
 def test_one_address_is_locked_across_links(
     client_factory, signed_report, mother, father, county_doctor, child
 ):
-    portal_share_create(report=signed_report, guardians=[mother, father], user=county_doctor)
+    portal_share_create(
+        report=signed_report, guardians=[mother, father], user=county_doctor, context=SYSTEM
+    )
     guesser = client_factory(REMOTE_ADDR="10.9.9.9")
     guesser.get(f"/p/{link_token(mother.mobile)}")
     for _ in range(5):
