@@ -245,6 +245,20 @@ def portal_share_for_token(token: str) -> PortalShare | LinkProblem:
     return usable_or_problem(share)
 
 
+def portal_link_refused(*, reason: str, context: AuditContext, user: User | None = None) -> None:
+    """A link that names no share (malformed or unknown): a denied audit row, nothing else.
+    `user`: a staff member signed in on the same browser, if any."""
+    audit_record(
+        action=Action.DENIED,
+        context=context,
+        user=user,
+        object_type="portal_link",
+        object_id="",
+        outcome=Outcome.FAILURE,
+        reason=reason,
+    )
+
+
 def usable_or_problem(share: PortalShare) -> PortalShare | LinkProblem:
     if share.is_revoked:
         return LinkProblem("revoked", share)

@@ -26,7 +26,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from consult.ages import pediatric_age
-from consult.audit import Action, AuditContext, audit_denied
+from consult.audit import Action, AuditContext
 from consult.models import Guardian, PortalShare, Report, User
 from consult.portal import services as svc
 from consult.portal.limits import LimiterUnavailable
@@ -155,14 +155,20 @@ def portal_open(request: HttpRequest, token: str) -> HttpResponse:
     found = svc.portal_share_for_token(token)
     if isinstance(found, svc.LinkProblem):
         if found.share is None:
-            audit_denied(request, object_type="portal_link", object_id="", reason=found.kind)
+            svc.portal_link_refused(
+                reason=found.kind,
+                context=AuditContext.from_request(request),
+                user=_signed_in(request),
+            )
         return _problem(request, found.kind, found.share, status=404 if not found.share else 410)
     return _set_state(redirect("portal-home"), found, DOB)
 
 
 @portal_view
 def portal_malformed(request: HttpRequest, junk: str = "") -> HttpResponse:
-    audit_denied(request, object_type="portal_link", object_id="", reason="malformed")
+    svc.portal_link_refused(
+        reason="malformed", context=AuditContext.from_request(request), user=_signed_in(request)
+    )
     return _problem(request, "malformed", status=404)
 
 
