@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 
 from consult import services
+from consult.audit import AuditContext
 from consult.models import (
     AuditEvent,
     Department,
@@ -44,7 +45,7 @@ class UserAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change) -> None:  # noqa: ANN001
         # Through the service, as the directory pages: an access change takes effect at once.
-        services.user_save(actor=request.user, user=obj, request=request)
+        services.user_save(actor=request.user, user=obj, context=AuditContext.from_request(request))
 
 
 @admin.register(OnCallShift)

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 
 from consult import services
 from consult.ages import pediatric_age
-from consult.audit import Action, audit_denied, audit_record
+from consult.audit import Action, AuditContext, audit_denied, audit_record
 from consult.models import (
     MAX_WEIGHT_KG,
     MIN_WEIGHT_KG,
@@ -96,7 +96,9 @@ class HospitalViewSet(viewsets.ModelViewSet):
             setattr(instance, key, value)
         try:
             serializer.instance = services.directory_save(
-                actor=self.request.user, obj=instance, request=self.request
+                actor=self.request.user,
+                obj=instance,
+                context=AuditContext.from_request(self.request),
             )
         except DjangoValidationError as exc:
             _raise_drf(exc)
@@ -184,7 +186,7 @@ class UserViewSet(viewsets.ModelViewSet):
                 user=user,
                 password=password,
                 subspecialties=subspecialties,
-                request=self.request,
+                context=AuditContext.from_request(self.request),
             )
         except DjangoValidationError as exc:
             _raise_drf(exc)
@@ -337,7 +339,7 @@ class PatientViewSet(
                 allergy_status=data["allergy_status"],
                 allergies=data["allergies"],
                 guardians=[dict(g) for g in data["guardians"]],
-                request=request,
+                context=AuditContext.from_request(request),
             )
         except services.DuplicateMRN as exc:
             return Response(
@@ -360,7 +362,10 @@ class PatientViewSet(
         serializer.is_valid(raise_exception=True)
         try:
             services.guardian_add(
-                actor=request.user, patient=patient, request=request, **serializer.validated_data
+                actor=request.user,
+                patient=patient,
+                context=AuditContext.from_request(request),
+                **serializer.validated_data,
             )
         except DjangoValidationError as exc:
             _raise_drf(exc)

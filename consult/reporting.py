@@ -188,7 +188,7 @@ def report_sign(*, consultation: Consultation, user: User, password: str) -> Rep
             object_group("hospital", consultation.hospital_id), "consultation", id=consultation.pk
         )
         # The family's copy (issue 7): shared after commit so a failed SMS never unsigns.
-        from consult.portal_services import portal_share_on_sign
+        from consult.portal.services import portal_share_on_sign
 
         transaction.on_commit(lambda: portal_share_on_sign(report_id=draft.pk), robust=True)
     draft.refresh_from_db()

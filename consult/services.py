@@ -1,7 +1,8 @@
 """Every write to the alliance directory and children's records, in one place.
 
-Views, the REST API and management commands call these; each runs in a transaction
-and leaves an audit row.
+Views, the REST API and management commands call these with the actor and an `AuditContext`
+(where the change came from; `consult.audit.SYSTEM` for the system itself), never the request;
+each runs in a transaction and leaves an audit row.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from consult.audit import Action, audit_record
+from consult.audit import Action, AuditContext, audit_record
 from consult.models import (
     AllergyStatus,
     Department,
@@ -76,7 +77,7 @@ def patient_register(
     allergy_status: str = AllergyStatus.NOT_RECORDED,
     allergies: str = "",
     guardians: Iterable[dict[str, str]] = (),
-    request: Any = None,
+    context: AuditContext,
 ) -> Patient:
     """Register a child at `hospital` with its MRN, first weight and guardians.
 
@@ -112,7 +113,7 @@ def patient_register(
         guardian_obj = Guardian(patient=patient, **guardian)
         guardian_obj.full_clean()
         guardian_obj.save()
-    audit_record(request=request, user=actor, action=Action.CREATE, obj=patient)
+    audit_record(context=context, user=actor, action=Action.CREATE, obj=patient)
     return patient
 
 
@@ -132,7 +133,7 @@ def patient_update(
     patient: Patient,
     fields: dict[str, Any],
     guardians: Iterable[dict[str, str]] | None = None,
-    request: Any = None,
+    context: AuditContext,
 ) -> Patient:
     """Update a child's demographics (and replace its guardians when given)."""
     national_id = fields.pop("national_id", "")
@@ -144,7 +145,7 @@ def patient_update(
     patient.save()
     if guardians is not None:
         guardians_replace(patient=patient, guardians=guardians)
-    audit_record(request=request, user=actor, action=Action.UPDATE, obj=patient)
+    audit_record(context=context, user=actor, action=Action.UPDATE, obj=patient)
     return patient
 
 
@@ -167,33 +168,39 @@ def guardians_replace(*, patient: Patient, guardians: Iterable[dict[str, Any]]) 
 
 @transaction.atomic
 def guardian_add(
-    *, actor: User, patient: Patient, name: str, relation: str, mobile: str, request: Any = None
+    *,
+    actor: User,
+    patient: Patient,
+    name: str,
+    relation: str,
+    mobile: str,
+    context: AuditContext,
 ) -> Guardian:
     guardian = Guardian(patient=patient, name=name, relation=relation, mobile=mobile)
     guardian.full_clean()
     guardian.save()
     audit_record(
-        request=request, user=actor, action=Action.UPDATE, obj=patient, reason="guardian added"
+        context=context, user=actor, action=Action.UPDATE, obj=patient, reason="guardian added"
     )
     return guardian
 
 
-def _audited_save(obj: Any, *, actor: User, created: bool, request: Any = None) -> Any:
+def _audited_save(obj: Any, *, actor: User, created: bool, context: AuditContext) -> Any:
     obj.full_clean()
     obj.save()
     action = Action.CREATE if created else Action.UPDATE
-    audit_record(request=request, user=actor, action=action, obj=obj)
+    audit_record(context=context, user=actor, action=action, obj=obj)
     return obj
 
 
 @transaction.atomic
-def directory_save(*, actor: User, obj: Any, request: Any = None) -> Any:
+def directory_save(*, actor: User, obj: Any, context: AuditContext) -> Any:
     """Create or update a hospital, department or shift, with its audit row. A department's
     head reads its referrals: a new head ends both heads' remembered access answers."""
     head_before = None
     if isinstance(obj, Department) and obj.pk is not None:
         head_before = Department.objects.filter(pk=obj.pk).values_list("head_id", flat=True)[0]
-    saved = _audited_save(obj, actor=actor, created=obj.pk is None, request=request)
+    saved = _audited_save(obj, actor=actor, created=obj.pk is None, context=context)
     if isinstance(obj, Department) and head_before != obj.head_id:
         for user_id in {head_before, obj.head_id} - {None}:
             access_end(user_id=user_id, signed_out=False)
@@ -214,7 +221,7 @@ def user_save(
     user: User,
     password: str | None = None,
     subspecialties: Iterable[str] | None = None,
-    request: Any = None,
+    context: AuditContext,
 ) -> User:
     """Create or update a user. Deactivating one ends their open sessions; a change of what
     they may see (hospital, role, department, subspecialties, password, active flag) ends
@@ -226,7 +233,7 @@ def user_save(
         user.set_password(password)
     elif created:
         user.set_unusable_password()
-    _audited_save(user, actor=actor, created=created, request=request)
+    _audited_save(user, actor=actor, created=created, context=context)
     if subspecialties is not None:
         wanted = set(subspecialties) if user.role == Role.SPECIALIST else set()
         SpecialistSubspecialty.objects.filter(specialist=user).exclude(
@@ -267,8 +274,8 @@ def user_end_sessions(*, user_id: int) -> int:
 
 
 @transaction.atomic
-def shift_delete(*, actor: User, shift: OnCallShift, request: Any = None) -> None:
+def shift_delete(*, actor: User, shift: OnCallShift, context: AuditContext) -> None:
     audit_record(
-        request=request, user=actor, action=Action.UPDATE, obj=shift, reason="deleted on-call shift"
+        context=context, user=actor, action=Action.UPDATE, obj=shift, reason="deleted on-call shift"
     )
     shift.delete()

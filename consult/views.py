@@ -23,7 +23,7 @@ from django.views import View
 
 from consult import services
 from consult import two_factor as tf
-from consult.audit import audit_denied
+from consult.audit import AuditContext, audit_denied
 from consult.forms import (
     AuditSearchForm,
     DepartmentForm,
@@ -126,7 +126,9 @@ class DirectoryEditView(RoleRequiredMixin, View):
 
     def save(self, form: Any) -> Any:
         return services.directory_save(
-            actor=self.request.user, obj=form.save(commit=False), request=self.request
+            actor=self.request.user,
+            obj=form.save(commit=False),
+            context=AuditContext.from_request(self.request),
         )
 
     def render_form(self, form: Any, status: int = 200) -> HttpResponse:
@@ -259,7 +261,7 @@ class UserEditView(DirectoryEditView):
             user=form.save(commit=False),
             password=form.cleaned_data.get("password") or None,
             subspecialties=form.cleaned_data.get("subspecialties", []),
-            request=self.request,
+            context=AuditContext.from_request(self.request),
         )
 
     def success_url(self, obj: User) -> str:
@@ -353,7 +355,9 @@ class RosterView(RoleRequiredMixin, View):
         form = OnCallShiftForm(request.POST)
         if form.is_valid():
             services.directory_save(
-                actor=request.user, obj=form.save(commit=False), request=request
+                actor=request.user,
+                obj=form.save(commit=False),
+                context=AuditContext.from_request(request),
             )
             messages.success(request, _("Shift added to the roster."))
             return redirect("roster-list")
@@ -378,7 +382,9 @@ class RosterDeleteView(RoleRequiredMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         shift = get_object_or_404(OnCallShift, pk=pk)
-        services.shift_delete(actor=request.user, shift=shift, request=request)
+        services.shift_delete(
+            actor=request.user, shift=shift, context=AuditContext.from_request(request)
+        )
         messages.success(request, _("Shift removed from the roster."))
         return redirect("roster-list")
 
@@ -431,7 +437,7 @@ class PatientCreateView(RoleRequiredMixin, View):
                     allergy_status=data["allergy_status"],
                     allergies=data.get("allergies", ""),
                     guardians=_guardian_rows(guardians),
-                    request=request,
+                    context=AuditContext.from_request(request),
                 )
             except services.DuplicateMRN as exc:
                 existing = exc.patient
@@ -507,7 +513,7 @@ class PatientEditView(LoginRequiredMixin, View):
                         "national_id": data.get("national_id", ""),
                     },
                     guardians=_guardian_rows(guardians),
-                    request=request,
+                    context=AuditContext.from_request(request),
                 )
                 if data.get("weight_kg") is not None:
                     services.patient_record_weight(

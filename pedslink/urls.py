@@ -31,7 +31,7 @@ urlpatterns = [
     path("api/referrals/", include("referrals.api_urls")),
     path("api/", include("consult.api_urls")),
     path("referrals/", include("referrals.urls")),
-    path("p/", include("consult.portal_urls")),
+    path("p/", include("consult.portal.urls")),
     path("", include("viewer.urls")),
     path("", include("consult.urls")),
 ]

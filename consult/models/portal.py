@@ -31,7 +31,7 @@ class ShareActor:
 
 _LIVE = (ShareState.SENT, ShareState.OPENED, ShareState.SUPERSEDED)
 
-# What may be done with a share link, from which state (`consult.portal_services`). A revoked
+# What may be done with a share link, from which state (`consult.portal.services`). A revoked
 # or expired link does nothing more; a superseded one leads to the current version's code.
 SHARE_ACTIONS: dict[str, Rule] = {
     "revoke": Rule(

@@ -5,7 +5,7 @@ from typing import Any
 from django import template
 
 from consult.models import Consultation, Report
-from consult.portal_services import may_manage_shares, shares_for_consultation
+from consult.portal.selectors import may_manage_shares, shares_for_consultation
 
 register = template.Library()
 

@@ -3,6 +3,7 @@
 
 import pytest
 
+from consult.audit import SYSTEM
 from consult.services import user_save
 from tests.browser import browser_login
 
@@ -23,5 +24,5 @@ def test_an_open_page_reconnects_after_its_user_moved_to_another_hospital(
     page.wait_for_function("() => document.documentElement.dataset.live === 'on'")
     page.evaluate(WATCH_LIVE)
     county_doctor.hospital = other_hospital
-    user_save(actor=alliance_admin, user=county_doctor)
+    user_save(actor=alliance_admin, user=county_doctor, context=SYSTEM)
     page.wait_for_function("() => window.liveSeen.join(',').includes('off,on')")

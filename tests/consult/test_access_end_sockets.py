@@ -8,6 +8,7 @@ from channels.testing.websocket import WebsocketCommunicator
 from django.test import Client
 from django.urls import reverse
 
+from consult.audit import SYSTEM
 from consult.services import user_save
 from pedslink.asgi import application
 from tests.consult.test_websockets import _socket, run
@@ -49,7 +50,7 @@ def test_a_deactivated_doctors_sockets_are_closed_and_hear_nothing_more(
 
         def deactivate():
             county_doctor.is_active = False
-            user_save(actor=alliance_admin, user=county_doctor)
+            user_save(actor=alliance_admin, user=county_doctor, context=SYSTEM)
 
         await sync_to_async(deactivate)()
         assert await closed_with(live) == 4401
@@ -105,7 +106,7 @@ def test_a_doctor_moved_to_another_hospital_loses_the_case_socket(
 
         def move():
             county_doctor.hospital = other_hospital
-            user_save(actor=alliance_admin, user=county_doctor)
+            user_save(actor=alliance_admin, user=county_doctor, context=SYSTEM)
 
         await sync_to_async(move)()
         assert await closed_with(case) == 4403  # the page reconnects ...

@@ -12,6 +12,7 @@ from django.urls import reverse
 from pypdf import PdfReader
 from rest_framework.test import APIClient
 
+from consult.audit import SYSTEM
 from consult.models import Hospital, Patient, Report
 from consult.report_pdf import report_pdf
 from consult.services import patient_register
@@ -217,6 +218,7 @@ def test_the_service_and_the_database_refuse_a_list_without_its_state(
             mrn="X-1",
             allergy_status="none_known",
             allergies="青霉素",
+            context=SYSTEM,
         )
     with pytest.raises(IntegrityError), transaction.atomic():
         Patient.objects.filter(pk=child.pk).update(allergies="青霉素")

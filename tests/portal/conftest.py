@@ -4,8 +4,9 @@ import re
 
 import pytest
 
+from consult.audit import SYSTEM
 from consult.models import Notification
-from consult.portal_services import portal_share_create
+from consult.portal.services import portal_share_create
 from tests.factories import GuardianFactory, SignedReportFactory
 
 LINK_RE = re.compile(r"/p/([A-Za-z0-9_-]{32})")
@@ -52,7 +53,9 @@ def sms_code(to: str) -> str:
 @pytest.fixture
 def share_link(signed_report, mother, county_doctor):
     """The mother's share of the signed report and the token from her SMS."""
-    (share,) = portal_share_create(report=signed_report, guardians=[mother], user=county_doctor)
+    (share,) = portal_share_create(
+        report=signed_report, guardians=[mother], user=county_doctor, context=SYSTEM
+    )
     return share, link_token(mother.mobile)
 
 
@@ -101,7 +104,7 @@ def portal_key(c) -> str:  # noqa: ANN001
 
     from django.http import HttpRequest
 
-    from consult.portal_views import COOKIE, SALT
+    from consult.portal.views import COOKIE, SALT
 
     request = HttpRequest()
     request.COOKIES[COOKIE] = c.cookies[COOKIE].value
@@ -114,7 +117,7 @@ def signed_portal_cookie(value: dict) -> str:
 
     from django.http import HttpResponse
 
-    from consult.portal_views import COOKIE, SALT
+    from consult.portal.views import COOKIE, SALT
 
     response = HttpResponse()
     response.set_signed_cookie(COOKIE, json.dumps(value), salt=SALT)

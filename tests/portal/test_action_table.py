@@ -12,8 +12,9 @@ import pytest
 from django.test import RequestFactory
 from django.utils import timezone
 
+from consult.audit import SYSTEM, AuditContext
 from consult.models import SHARE_ACTIONS, AuditEvent, PortalShare, Report, ShareState
-from consult.portal_services import (
+from consult.portal.services import (
     portal_check_birth_date,
     portal_check_code,
     portal_code_send,
@@ -37,7 +38,9 @@ GONE = {
 
 
 def _share(state, signed_report, mother, county_doctor):  # noqa: ANN001, ANN202
-    (share,) = portal_share_create(report=signed_report, guardians=[mother], user=county_doctor)
+    (share,) = portal_share_create(
+        report=signed_report, guardians=[mother], user=county_doctor, context=SYSTEM
+    )
     at = timezone.now()
     changes = {
         ShareState.OPENED: {"first_opened_at": at, "last_used_at": at, "open_count": 1},
@@ -57,14 +60,16 @@ def _share(state, signed_report, mother, county_doctor):  # noqa: ANN001, ANN202
 
 def _service(action, share, county_doctor):  # noqa: ANN001, ANN202
     calls = {
-        "revoke": lambda: portal_token_revoke(share=share, user=county_doctor),
+        "revoke": lambda: portal_token_revoke(share=share, user=county_doctor, context=SYSTEM),
         "check_birth_date": lambda: portal_check_birth_date(
-            share=share, birth_date=share.patient.birth_date, ip="10.1.2.3"
+            share=share, birth_date=share.patient.birth_date, context=AuditContext(ip="10.1.2.3")
         ),
         "send_code": lambda: portal_code_send(share=share),
-        "check_code": lambda: portal_check_code(share=share, code="123456", ip="10.1.2.3"),
+        "check_code": lambda: portal_check_code(
+            share=share, code="123456", context=AuditContext(ip="10.1.2.3")
+        ),
         "view": lambda: portal_report_viewed(
-            share=share, request=RequestFactory().get("/p/report/")
+            share=share, context=AuditContext.from_request(RequestFactory().get("/p/report/"))
         ),
     }
     return calls[action]()
@@ -119,7 +124,7 @@ def test_an_action_the_table_does_not_give_is_refused_and_changes_nothing(
 
 def test_revoking_a_revoked_link_again_writes_nothing(share_link, county_doctor, login):
     share, _token = share_link
-    portal_token_revoke(share=share, user=county_doctor)
+    portal_token_revoke(share=share, user=county_doctor, context=SYSTEM)
     audit_rows = AuditEvent.objects.filter(reason="portal link revoked").count()
     response = login(county_doctor).post(f"/p/staff/shares/{share.pk}/revoke/")
     assert response.status_code == 409
@@ -129,5 +134,5 @@ def test_revoking_a_revoked_link_again_writes_nothing(share_link, county_doctor,
 def test_only_the_referring_hospital_or_a_coordinator_may_revoke(share_link, specialist):
     share, _token = share_link
     with pytest.raises(ActorNotAllowed, match="Only the referring hospital or a coordinator"):
-        portal_token_revoke(share=share, user=specialist)
+        portal_token_revoke(share=share, user=specialist, context=SYSTEM)
     assert PortalShare.objects.get(pk=share.pk).revoked_at is None

@@ -1,8 +1,9 @@
 """X-Real-IP and X-Forwarded-* are believed only from TRUSTED_PROXIES: any other client gets
 its own address in the audit trail and cannot escape the portal's per-address limit."""
 
+from consult.audit import SYSTEM
 from consult.models import AuditEvent
-from consult.portal_services import portal_share_create
+from consult.portal.services import portal_share_create
 from tests.portal.conftest import link_token, post
 
 WRONG_DOB = {"action": "dob", "birth_date": "2020-01-01"}
@@ -29,7 +30,9 @@ def test_behind_a_trusted_proxy_the_forwarded_client_address_is_audited(client, 
 def test_changing_forwarded_headers_does_not_escape_the_per_address_limit(
     client_factory, signed_report, mother, father, county_doctor, child
 ):
-    portal_share_create(report=signed_report, guardians=[mother, father], user=county_doctor)
+    portal_share_create(
+        report=signed_report, guardians=[mother, father], user=county_doctor, context=SYSTEM
+    )
     guesser = client_factory(REMOTE_ADDR=PEER)
     guesser.get(f"/p/{link_token(mother.mobile)}")
     for n in range(5):
@@ -43,7 +46,9 @@ def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit(
     client_factory, signed_report, mother, father, county_doctor, child, settings
 ):
     settings.TRUSTED_PROXIES = ["127.0.0.1"]
-    portal_share_create(report=signed_report, guardians=[mother, father], user=county_doctor)
+    portal_share_create(
+        report=signed_report, guardians=[mother, father], user=county_doctor, context=SYSTEM
+    )
     guesser = client_factory(HTTP_X_REAL_IP="203.0.113.66")
     guesser.get(f"/p/{link_token(mother.mobile)}")
     for _ in range(5):

@@ -2,8 +2,9 @@
 
 import datetime as dt
 
+from consult.audit import SYSTEM
 from consult.models import AuditEvent
-from consult.portal_services import portal_share_create
+from consult.portal.services import portal_share_create
 from tests.factories import GuardianFactory, PatientFactory, SeriesFactory, SignedReportFactory
 from tests.portal.conftest import link_token, post
 
@@ -19,7 +20,9 @@ def _other_child_share(county_doctor):  # noqa: ANN001, ANN202
         consultation__requested_by=county_doctor,
         impression="先天性髋关节发育不良。",
     )
-    (share,) = portal_share_create(report=report, guardians=[guardian], user=county_doctor)
+    (share,) = portal_share_create(
+        report=report, guardians=[guardian], user=county_doctor, context=SYSTEM
+    )
     return share
 
 

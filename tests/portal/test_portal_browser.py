@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from consult.portal_services import portal_share_create
+from consult.audit import SYSTEM
+from consult.portal.services import portal_share_create
 from consult.sms import read_sms_file_outbox
 from tests.factories import SeriesFactory, store_dataset
 from tests.viewer.dicom_data import ct_slice
@@ -45,7 +46,9 @@ def test_guardian_opens_the_sms_link_and_reads_the_report_on_a_phone(
         series = SeriesFactory(study=study, series_number=number)
         for i in range(3):
             store_dataset(ct_slice(study.study_instance_uid, series.series_instance_uid, i), series)
-    portal_share_create(report=signed_report, guardians=[mother], user=county_doctor)
+    portal_share_create(
+        report=signed_report, guardians=[mother], user=county_doctor, context=SYSTEM
+    )
     (sms,) = _messages(sms_folder, mother.mobile)
     link = LINK.search(sms).group(1)
 

@@ -2,8 +2,9 @@
 
 import pytest
 
+from consult.audit import SYSTEM
 from consult.models import Notification, PortalShare, Report
-from consult.portal_services import PortalError, portal_share_create
+from consult.portal.services import PortalError, portal_share_create
 from tests.factories import GuardianFactory
 from tests.portal.conftest import link_token, post, sms_code
 
@@ -116,7 +117,7 @@ def test_outsider_cannot_share(signed_report, mother, login, outsider):
     assert response.status_code == 404
     assert not PortalShare.objects.exists()
     with pytest.raises(PortalError):
-        portal_share_create(report=signed_report, guardians=[mother], user=outsider)
+        portal_share_create(report=signed_report, guardians=[mother], user=outsider, context=SYSTEM)
 
 
 def test_a_guardian_reading_a_version_that_gets_amended_is_offered_the_new_one(
@@ -151,12 +152,16 @@ def test_the_case_page_panel_costs_the_same_queries_for_one_or_many_links(
 
     doctor = login(county_doctor)
     url = f"/consultations/{signed_report.consultation_id}/"
-    portal_share_create(report=signed_report, guardians=[mother], user=county_doctor)
+    portal_share_create(
+        report=signed_report, guardians=[mother], user=county_doctor, context=SYSTEM
+    )
     doctor.get(url)
     with CaptureQueriesContext(connection) as one:
         doctor.get(url)
     for _ in range(4):
-        portal_share_create(report=signed_report, guardians=[mother, father], user=county_doctor)
+        portal_share_create(
+            report=signed_report, guardians=[mother, father], user=county_doctor, context=SYSTEM
+        )
     with CaptureQueriesContext(connection) as many:
         page = doctor.get(url).content.decode()
     assert page.count("/revoke/") == 9

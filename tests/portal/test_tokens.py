@@ -5,9 +5,10 @@ import datetime as dt
 import time_machine
 from django.utils.timezone import now
 
+from consult.audit import SYSTEM
 from consult.models import Notification, PortalShare
 from consult.notify import notification_deliver
-from consult.portal_services import portal_token_revoke, token_hash
+from consult.portal.services import portal_token_revoke, token_hash
 from tests.portal.conftest import link_token
 
 
@@ -77,10 +78,12 @@ def test_expired_link_gets_a_kind_page_with_the_hospital_phone(client, share_lin
 
 
 def test_link_expiry_follows_the_setting(client, signed_report, mother, county_doctor, settings):
-    from consult.portal_services import portal_share_create
+    from consult.portal.services import portal_share_create
 
     settings.PORTAL_LINK_DAYS = 2
-    portal_share_create(report=signed_report, guardians=[mother], user=county_doctor)
+    portal_share_create(
+        report=signed_report, guardians=[mother], user=county_doctor, context=SYSTEM
+    )
     token = link_token(mother.mobile)
     with time_machine.travel(now() + dt.timedelta(days=3)):
         assert client.get(f"/p/{token}").status_code == 410
@@ -92,7 +95,7 @@ def test_revoked_link_stops_working_even_mid_visit(
     share, token = share_link
     opened()
     assert client.get("/p/report/").status_code == 200
-    portal_token_revoke(share=share, user=county_doctor)
+    portal_token_revoke(share=share, user=county_doctor, context=SYSTEM)
     response = client.get("/p/report/")
     assert response.status_code == 410
     assert "This link was withdrawn" in response.content.decode()

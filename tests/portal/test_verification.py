@@ -7,8 +7,9 @@ import sys
 import time_machine
 from django.utils.timezone import now
 
+from consult.audit import SYSTEM
 from consult.models import Notification
-from consult.portal_services import portal_share_create
+from consult.portal.services import portal_share_create
 from tests.portal.conftest import link_token, post, signed_portal_cookie, sms_code
 from tests.processes import ROOT, subprocess_env
 
@@ -79,7 +80,9 @@ def test_the_lock_holds_for_the_link_from_another_address(client_factory, share_
 def test_one_address_is_locked_across_links(
     client_factory, signed_report, mother, father, county_doctor, child
 ):
-    portal_share_create(report=signed_report, guardians=[mother, father], user=county_doctor)
+    portal_share_create(
+        report=signed_report, guardians=[mother, father], user=county_doctor, context=SYSTEM
+    )
     guesser = client_factory(REMOTE_ADDR="10.9.9.9")
     guesser.get(f"/p/{link_token(mother.mobile)}")
     for _ in range(5):
@@ -93,7 +96,7 @@ def test_failures_counted_by_another_process_lock_this_one(client, share_link, c
     share, token = share_link
     code = (
         "import django; django.setup();"
-        "from consult import portal_limits as p;"
+        "from consult.portal import limits as p;"
         f"[p.attempt_take(share_id={share.pk}, ip='10.1.1.1') for _ in range(5)]"
     )
     env = subprocess_env(DJANGO_SETTINGS_MODULE="pedslink.settings")
@@ -185,7 +188,7 @@ def test_parallel_tries_cannot_exceed_the_limit(share_link):
     """Tries are reserved before the answer is read: ten at once, only five are checked."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from consult import portal_limits
+    from consult.portal import limits as portal_limits
 
     share, _ = share_link
     with ThreadPoolExecutor(10) as pool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from consult.audit import SYSTEM
 from consult.models import Role
 from consult.services import user_save
 from tests.viewer.rendering.test_frame_links import cached, frame_url, get, links, session_cookie
@@ -18,7 +19,7 @@ def move_to(user, *, admin, hospital=None, role=None) -> None:
         user.hospital = hospital
     if role is not None:
         user.role = role
-    user_save(actor=admin, user=user)
+    user_save(actor=admin, user=user, context=SYSTEM)
 
 
 CHANGES = {

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from consult import portal_views as v
+from consult.portal import views as v
 
 urlpatterns = [
     path("", v.portal_home, name="portal-home"),

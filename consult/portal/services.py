@@ -4,6 +4,10 @@ Flow: `portal_share_create` (doctor, or automatically when a report is signed) �
 opens the link (`portal_share_for_token`) → `portal_check_birth_date` sends a one-time code
 (`portal_code_send`) → `portal_check_code` → `portal_report_viewed` on every view.
 Tokens have 192 bits from `secrets`; only their SHA-256 is stored.
+
+Every change takes its actor (the staff user, or the share for the guardian) and the
+`AuditContext` it came from, never the request, and writes its audit row in its own
+transaction; views call these directly and write no audit row themselves.
 """
 
 from __future__ import annotations
@@ -18,24 +22,24 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.urls import reverse
 from django.utils.timezone import now
 from django.utils.translation import gettext as _
 
-from consult import portal_limits
-from consult.audit import Action, Outcome, audit_record
+from consult.audit import SYSTEM, Action, AuditContext, Outcome, audit_record
 from consult.models import (
     SHARE_ACTIONS,
     Guardian,
     PortalShare,
     Report,
-    Role,
     ShareActor,
     ShareState,
     User,
 )
 from consult.notify import alliance_language, notification_sms_create
+from consult.portal import limits as portal_limits
+from consult.portal.selectors import may_manage_shares
 from consult.transitions import ActorNotAllowed, Rule, TransitionNotAllowed, action_check
 from pedslink.proxy import absolute_url
 
@@ -122,17 +126,6 @@ def portal_share_allowed(action: str, *, share: PortalShare, user: User | None =
 # --- sharing ----------------------------------------------------------------------------------
 
 
-def may_manage_shares(user: User, report: Report) -> bool:
-    """The referring hospital's doctors and the coordinators may share and revoke."""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return False
-    if user.role == Role.COORDINATOR:
-        return True
-    return (
-        user.role == Role.REFERRING_DOCTOR and user.hospital_id == report.consultation.hospital_id
-    )
-
-
 def _new_share(
     *, report: Report, guardian: Guardian, user: User | None, previous: PortalShare | None = None
 ) -> tuple[PortalShare, str]:
@@ -150,7 +143,7 @@ def _new_share(
 
 
 def portal_share_create(
-    *, report: Report, guardians: Iterable[Guardian], user: User | None
+    *, report: Report, guardians: Iterable[Guardian], user: User | None, context: AuditContext
 ) -> list[PortalShare]:
     """Share one signed report version with some of the child's guardians by SMS.
 
@@ -188,6 +181,7 @@ def portal_share_create(
             if user is not None:
                 audit_record(
                     action=Action.CREATE,
+                    context=context,
                     user=user,
                     obj=share,
                     patient=consultation.patient,
@@ -209,10 +203,10 @@ def portal_share_on_sign(*, report_id: int) -> list[PortalShare]:
     guardians = Guardian.objects.filter(patient_id=report.consultation.patient_id)
     if not guardians:
         return []
-    return portal_share_create(report=report, guardians=guardians, user=None)
+    return portal_share_create(report=report, guardians=guardians, user=None, context=SYSTEM)
 
 
-def portal_token_revoke(*, share: PortalShare, user: User) -> PortalShare:
+def portal_token_revoke(*, share: PortalShare, user: User, context: AuditContext) -> PortalShare:
     """Revoke a link now: the next page the guardian loads says so. A link already revoked or
     expired is refused (nothing to revoke, nothing written)."""
     portal_share_allowed("revoke", share=share, user=user)
@@ -224,6 +218,7 @@ def portal_token_revoke(*, share: PortalShare, user: User) -> PortalShare:
             portal_share_allowed("revoke", share=share, user=user)
         audit_record(
             action=Action.UPDATE,
+            context=context,
             user=user,
             obj=share,
             patient=share.patient,
@@ -250,6 +245,20 @@ def portal_share_for_token(token: str) -> PortalShare | LinkProblem:
     return usable_or_problem(share)
 
 
+def portal_link_refused(*, reason: str, context: AuditContext, user: User | None = None) -> None:
+    """A link that names no share (malformed or unknown): a denied audit row, nothing else.
+    `user`: a staff member signed in on the same browser, if any."""
+    audit_record(
+        action=Action.DENIED,
+        context=context,
+        user=user,
+        object_type="portal_link",
+        object_id="",
+        outcome=Outcome.FAILURE,
+        reason=reason,
+    )
+
+
 def usable_or_problem(share: PortalShare) -> PortalShare | LinkProblem:
     if share.is_revoked:
         return LinkProblem("revoked", share)
@@ -265,9 +274,10 @@ def _take_try(share: PortalShare, ip: str | None) -> int:
     return left
 
 
-def _refuse(share: PortalShare, left: int, what: str) -> None:
+def _refuse(share: PortalShare, left: int, what: str, context: AuditContext) -> None:
     audit_record(
         action=Action.LOGIN_FAILED,
+        context=context,
         obj=share,
         patient=share.patient,
         outcome=Outcome.FAILURE,
@@ -316,15 +326,23 @@ def current_version_share(share: PortalShare) -> PortalShare:
 
 
 def portal_check_birth_date(
-    *, share: PortalShare, birth_date: dt.date | None, ip: str | None
+    *, share: PortalShare, birth_date: dt.date | None, context: AuditContext
 ) -> PortalShare:
     """Step one: the child's date of birth. Right → a code is sent; returns the share the code
-    opens (a newer version's share when this version was superseded)."""
+    opens (a newer version's share when this version was superseded). Tries are counted per
+    link and per address (`context.ip`)."""
     portal_share_allowed("check_birth_date", share=share)
-    left = _take_try(share, ip)
+    left = _take_try(share, context.ip)
     if birth_date is None or birth_date != share.patient.birth_date:
-        _refuse(share, left, "wrong date of birth")
-    portal_limits.attempt_give_back(share_id=share.pk, ip=ip)
+        _refuse(share, left, "wrong date of birth", context)
+    portal_limits.attempt_give_back(share_id=share.pk, ip=context.ip)
+    return portal_code_send_current(share=share)
+
+
+def portal_code_send_current(*, share: PortalShare) -> PortalShare:
+    """A code for the current version: this share's, or for a superseded version the same
+    guardian's share of the current one (made now if need be), in one transaction. Returns the
+    share the code opens."""
     with transaction.atomic():
         target = current_version_share(share)
         portal_code_send(share=target)
@@ -353,36 +371,46 @@ def portal_code_send(*, share: PortalShare) -> None:
         )
 
 
-def portal_check_code(*, share: PortalShare, code: str, ip: str | None) -> PortalShare:
+def portal_check_code(*, share: PortalShare, code: str, context: AuditContext) -> PortalShare:
     """Step two: the one-time code. It is used up by the conditional update that accepts it,
-    so two requests with the same code cannot both get in."""
+    so two requests with the same code cannot both get in; that update and its audit row are
+    one transaction."""
     portal_share_allowed("check_code", share=share)
-    left = _take_try(share, ip)
+    left = _take_try(share, context.ip)
     code = (code or "").strip()
-    accepted = CODE_RE.match(code) and PortalShare.objects.filter(
-        pk=share.pk,
-        code_hash=_code_hash(share.pk, code),
-        code_expires_at__gt=now(),
-        revoked_at__isnull=True,
-    ).update(code_hash="", code_expires_at=None)
+    with transaction.atomic():
+        accepted = CODE_RE.match(code) and PortalShare.objects.filter(
+            pk=share.pk,
+            code_hash=_code_hash(share.pk, code),
+            code_expires_at__gt=now(),
+            revoked_at__isnull=True,
+        ).update(code_hash="", code_expires_at=None)
+        if accepted:
+            audit_record(
+                action=Action.LOGIN,
+                context=context,
+                obj=share,
+                patient=share.patient,
+                portal_token_id=audit_actor(share),
+            )
     if not accepted:
-        _refuse(share, left, "wrong or expired code")
-    portal_limits.attempt_give_back(share_id=share.pk, ip=ip)
+        _refuse(share, left, "wrong or expired code", context)
+    portal_limits.attempt_give_back(share_id=share.pk, ip=context.ip)
     portal_limits.attempts_reset(share_id=share.pk)
-    audit_record(
-        action=Action.LOGIN,
-        obj=share,
-        patient=share.patient,
-        portal_token_id=audit_actor(share),
-    )
     return share
 
 
 def portal_report_viewed(
-    *, share: PortalShare, request: object, what: str = "report", action: str = Action.VIEW
+    *,
+    share: PortalShare,
+    context: AuditContext,
+    user: User | None = None,
+    what: str = "report",
+    action: str = Action.VIEW,
 ) -> None:
     """Every view by the guardian: an audit row with the link as the actor; report page
-    views also count as an opening for the doctor's page."""
+    views also count as an opening for the doctor's page. `user`: a staff member signed in
+    on the same browser, if any, recorded as well (the link stays the actor)."""
     portal_share_allowed("view", share=share)
     at = now()
     with transaction.atomic():
@@ -397,22 +425,11 @@ def portal_report_viewed(
             PortalShare.objects.filter(pk=share.pk).update(last_used_at=at)
         audit_record(
             action=action,
-            request=request,  # type: ignore[arg-type]
+            context=context,
+            user=user,
             object_type="report",
             object_id=str(share.report_id),
             patient=share.patient,
             reason=f"guardian portal: {what}",
             portal_token_id=audit_actor(share),
         )
-
-
-def shares_for_consultation(consultation_id: int) -> list[PortalShare]:
-    return list(
-        PortalShare.objects.filter(report__consultation_id=consultation_id)
-        .select_related("guardian", "report", "created_by", "revoked_by")
-        .order_by("-report__version", "guardian_id", "-created_at")
-    )
-
-
-def active_share_q() -> Q:
-    return Q(revoked_at__isnull=True, expires_at__gt=now())

@@ -25,12 +25,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from consult import portal_services as svc
 from consult.ages import pediatric_age
-from consult.audit import Action, audit_denied, client_ip
-from consult.models import Guardian, PortalShare, Report
-from consult.portal_limits import LimiterUnavailable
-from consult.portal_selectors import green_channel_appointment, key_images
+from consult.audit import Action, AuditContext
+from consult.models import Guardian, PortalShare, Report, User
+from consult.portal import services as svc
+from consult.portal.limits import LimiterUnavailable
+from consult.portal.selectors import green_channel_appointment, key_images
 from consult.refusals import refused_page
 from consult.report_pdf import report_pdf
 from consult.report_templates import TEMPLATES, display_rows
@@ -127,6 +127,12 @@ def _problem(
     return response
 
 
+def _signed_in(request: HttpRequest) -> User | None:
+    """A staff member signed in on the guardian's browser: their name goes on the audit row too."""
+    user = getattr(request, "user", None)
+    return user if user is not None and user.is_authenticated else None
+
+
 def _session_share(request: HttpRequest, stage: str) -> PortalShare | HttpResponse:
     """The share of a verified (stage `ok`) or half-way session, or the page that says why not."""
     share, have = _state(request)
@@ -149,14 +155,20 @@ def portal_open(request: HttpRequest, token: str) -> HttpResponse:
     found = svc.portal_share_for_token(token)
     if isinstance(found, svc.LinkProblem):
         if found.share is None:
-            audit_denied(request, object_type="portal_link", object_id="", reason=found.kind)
+            svc.portal_link_refused(
+                reason=found.kind,
+                context=AuditContext.from_request(request),
+                user=_signed_in(request),
+            )
         return _problem(request, found.kind, found.share, status=404 if not found.share else 410)
     return _set_state(redirect("portal-home"), found, DOB)
 
 
 @portal_view
 def portal_malformed(request: HttpRequest, junk: str = "") -> HttpResponse:
-    audit_denied(request, object_type="portal_link", object_id="", reason="malformed")
+    svc.portal_link_refused(
+        reason="malformed", context=AuditContext.from_request(request), user=_signed_in(request)
+    )
     return _problem(request, "malformed", status=404)
 
 
@@ -187,7 +199,7 @@ def portal_home(request: HttpRequest) -> HttpResponse:
                 target = svc.portal_check_birth_date(
                     share=share,
                     birth_date=_parse_date(request.POST.get("birth_date", "")),
-                    ip=client_ip(request),
+                    context=AuditContext.from_request(request),
                 )
                 response = redirect("portal-home")
                 if target.pk != share.pk:
@@ -195,7 +207,9 @@ def portal_home(request: HttpRequest) -> HttpResponse:
                 return _set_state(response, target, CODE, request.portal_key)
             if stage == CODE and action == "code":
                 svc.portal_check_code(
-                    share=share, code=request.POST.get("code", ""), ip=client_ip(request)
+                    share=share,
+                    code=request.POST.get("code", ""),
+                    context=AuditContext.from_request(request),
                 )
                 return _set_state(redirect("portal-report"), share, OK, request.portal_key)
             if stage == CODE and action == "resend":
@@ -239,8 +253,7 @@ def portal_report(request: HttpRequest) -> HttpResponse:
     if report.status == Report.Status.SUPERSEDED:
         if request.method == "POST":
             try:
-                target = svc.current_version_share(share)
-                svc.portal_code_send(share=target)
+                target = svc.portal_code_send_current(share=share)
             except svc.PortalError as exc:
                 messages.error(request, str(exc))
                 return redirect("portal-report")
@@ -251,7 +264,9 @@ def portal_report(request: HttpRequest) -> HttpResponse:
             )
         # 409: this version may no longer be read; the page offers the current one.
         return render(request, "portal/superseded.html", {"share": share}, status=409)
-    svc.portal_report_viewed(share=share, request=request)
+    svc.portal_report_viewed(
+        share=share, context=AuditContext.from_request(request), user=_signed_in(request)
+    )
     consultation = report.consultation
     child = share.patient
     studies = list(consultation.studies.all())
@@ -293,7 +308,12 @@ def portal_image(request: HttpRequest, n: int) -> HttpResponse:
         frame=frame, viewport=(PHONE_IMAGE_PIXELS, PHONE_IMAGE_PIXELS) if big else None
     )
     result = render_cache.rendered(instance, options)
-    svc.portal_report_viewed(share=share, request=request, what=f"key image {n + 1}")
+    svc.portal_report_viewed(
+        share=share,
+        context=AuditContext.from_request(request),
+        user=_signed_in(request),
+        what=f"key image {n + 1}",
+    )
     response = HttpResponse(result.data, content_type=result.media_type)
     response["Content-Disposition"] = "inline"
     return response
@@ -308,7 +328,13 @@ def portal_pdf(request: HttpRequest) -> HttpResponse:
     if share.report.status != Report.Status.SIGNED:
         return redirect("portal-report")
     data = report_pdf(share.report)
-    svc.portal_report_viewed(share=share, request=request, what="pdf", action=Action.EXPORT)
+    svc.portal_report_viewed(
+        share=share,
+        context=AuditContext.from_request(request),
+        user=_signed_in(request),
+        what="pdf",
+        action=Action.EXPORT,
+    )
     response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = (
         f'attachment; filename="report-{share.report.consultation_id}-v{share.report.version}.pdf"'
@@ -364,7 +390,12 @@ def staff_share(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         if report is None:
             raise svc.PortalNotAllowed(_("There is no signed report to share yet."), "share")
-        shares = svc.portal_share_create(report=report, guardians=guardians, user=request.user)
+        shares = svc.portal_share_create(
+            report=report,
+            guardians=guardians,
+            user=request.user,
+            context=AuditContext.from_request(request),
+        )
     except TransitionNotAllowed as exc:
         return refused_page(request, exc, obj=consultation, patient=consultation.patient, back=back)
     except svc.PortalError as exc:
@@ -384,7 +415,9 @@ def staff_revoke(request: HttpRequest, share_id: int) -> HttpResponse:
     )
     back = reverse("consultation-detail", args=[share.report.consultation_id]) + "#portal"
     try:
-        svc.portal_token_revoke(share=share, user=request.user)
+        svc.portal_token_revoke(
+            share=share, user=request.user, context=AuditContext.from_request(request)
+        )
     except TransitionNotAllowed as exc:
         return refused_page(request, exc, obj=share, patient=share.patient, back=back)
     except svc.PortalError as exc:

@@ -1,4 +1,5 @@
-"""What the guardian's report page shows: key images and the plain-language summary.
+"""Portal reads: who may manage a report's links, the links on the consultation page, and
+what the guardian's report page shows (key images, the green-channel appointment).
 
 Key images are chosen, not browsed: the frames the specialist measured, then the middle
 image of each series, at most PORTAL_MAX_IMAGES. They are addressed by position in this
@@ -11,9 +12,34 @@ from typing import Any
 
 from django.apps import apps
 from django.conf import settings
+from django.db.models import Q
+from django.utils.timezone import now
 
-from consult.models import Report
+from consult.models import PortalShare, Report, Role, User
 from viewer.models import Instance, Measurement, Series
+
+
+def may_manage_shares(user: User, report: Report) -> bool:
+    """The referring hospital's doctors and the coordinators may share and revoke."""
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return False
+    if user.role == Role.COORDINATOR:
+        return True
+    return (
+        user.role == Role.REFERRING_DOCTOR and user.hospital_id == report.consultation.hospital_id
+    )
+
+
+def shares_for_consultation(consultation_id: int) -> list[PortalShare]:
+    return list(
+        PortalShare.objects.filter(report__consultation_id=consultation_id)
+        .select_related("guardian", "report", "created_by", "revoked_by")
+        .order_by("-report__version", "guardian_id", "-created_at")
+    )
+
+
+def active_share_q() -> Q:
+    return Q(revoked_at__isnull=True, expires_at__gt=now())
 
 
 def max_images() -> int:
