@@ -110,9 +110,12 @@ def next_deadline(
 
 def referral_policies() -> dict[str, Policy]:
     """The policy per urgency: the admin's rows, the defaults where a row is missing."""
-    policies = {
+    policies: dict[str, Policy] = {
         u: Policy.from_seconds(
-            v["accept_seconds"], v["schedule_seconds"], v["escalate_seconds"], v["working_days"]
+            v["accept_seconds"],
+            v["schedule_seconds"],
+            v["escalate_seconds"],
+            bool(v["working_days"]),
         )
         for u, v in DEFAULT_POLICIES.items()
     }

@@ -29,7 +29,9 @@ def department_people(department: Department) -> list[User]:
     """Everyone who works the department's worklist, and its head."""
     people = list(User.objects.filter(department=department, is_active=True))
     if department.head_id and department.head_id not in {u.pk for u in people}:
-        people.append(department.head)
+        head = department.head
+        if head is not None:
+            people.append(head)
     return people
 
 

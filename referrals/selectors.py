@@ -125,11 +125,11 @@ def referrals_by_state(rows: QuerySet[Referral]) -> list[tuple[str, str, list[Re
         rows.filter(status__in=OPEN_STATUSES).order_by("due_at", "scheduled_for", "requested_at")
     )
     closed = list(rows.exclude(status__in=OPEN_STATUSES).order_by("-closed_at")[:CLOSED_SHOWN])
-    groups = []
+    groups: list[tuple[str, str, list[Referral]]] = []
     for status in BOARD_ORDER:
         members = [r for r in open_rows + closed if r.status == status]
         if members:
-            groups.append((Status(status).label, status, members))
+            groups.append((str(Status(status).label), status, members))
     return groups
 
 

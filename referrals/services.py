@@ -148,7 +148,7 @@ def referral_transition(
     if to in DEADLINE_STATUSES and old != to:
         # F(): an in-memory copy may be stale, and a round number must never be reused.
         fields.update(phase_started_at=at, deadline_stage=0, deadline_round=F("deadline_round") + 1)
-    stamps = {
+    stamps: dict[str, str] = {
         Status.ACCEPTED: "accepted_at",
         Status.SCHEDULED: "scheduled_at",
         Status.ARRIVED: "arrived_at",
