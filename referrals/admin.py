@@ -19,7 +19,7 @@ class ReferralPolicyAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: ReferralPolicy, form: Any, change: bool
     ) -> None:
         saved = referral_policy_update(
-            user=request.user,
+            actor=request.user,
             urgency=obj.urgency,
             accept_seconds=obj.accept_seconds,
             schedule_seconds=obj.schedule_seconds,

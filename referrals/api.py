@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from consult.audit import Action, audit_denied, audit_record
+from consult.audit import Action, AuditContext, audit_denied, audit_record
 from consult.models import Department
 from consult.refusals import refused_api
 from consult.selectors import consultations_visible_to, patients_visible_to
@@ -143,7 +143,8 @@ class ReferralViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
                 raise Http404
         try:
             referral = referral_create(
-                user=request.user,
+                actor=request.user,
+                context=AuditContext.from_request(request),
                 department=_department(data["department"]),
                 urgency=data["urgency"],
                 reason=data["reason"],
@@ -152,19 +153,23 @@ class ReferralViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
             )
         except ReferralError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        audit_record(request=request, action=Action.CREATE, obj=referral, patient=referral.patient)
         return Response(ReferralSerializer(referral).data, status=status.HTTP_201_CREATED)
 
     def _run(self, request: Request, service: Any, **kwargs: Any) -> Response:
+        """Run `service` on the visible referral; it writes the change and its audit row."""
         referral = self.get_object()
         try:
-            service(referral=referral, user=request.user, **kwargs)
+            service(
+                referral=referral,
+                actor=request.user,
+                context=AuditContext.from_request(request),
+                **kwargs,
+            )
         except TransitionNotAllowed as exc:
             # The workflow table refuses it here (409) or for this person (403).
             return refused_api(request, exc, obj=referral, patient=referral.patient)
         except ReferralError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        audit_record(request=request, action=Action.UPDATE, obj=referral, patient=referral.patient)
         referral.refresh_from_db()
         return Response(ReferralSerializer(referral).data)
 

@@ -11,10 +11,10 @@ import datetime as dt
 import statistics
 from typing import Any
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils.timezone import now
 
-from consult.models import Role
+from consult.models import Consultation, Department, Report, Role
 from referrals.models import OPEN_STATUSES, Referral, ReferralEvent, Status
 
 # The receiving department keeps reading the child's report and studies this long after
@@ -71,6 +71,120 @@ def acts_for_any_department(user: Any) -> bool:
     return _active(user) and (
         bool(user.department_id) or user.headed_departments.filter(accepts_referrals=True).exists()
     )
+
+
+def acts_for_department(user: Any, department: Department) -> bool:
+    """May `user` answer for the receiving department (accept, schedule, record arrival)?
+
+    Its members, its head (`Department.head`), and the coordinators of the receiving
+    hospital (they arrange a transfer with the department by phone and may record its
+    answer)."""
+    if not _active(user):
+        return False
+    return (
+        user.department_id == department.pk
+        or department.head_id == user.pk
+        or (user.role == Role.COORDINATOR and user.hospital_id == department.hospital_id)
+    )
+
+
+def is_source_side(user: Any, referral: Referral) -> bool:
+    return user.role == Role.REFERRING_DOCTOR and user.hospital_id == referral.source_hospital_id
+
+
+# --- what the pages show --------------------------------------------------------------------
+
+LIST_SELECT = (
+    "patient",
+    "source_hospital",
+    "receiving_hospital",
+    "receiving_department",
+    "source_doctor",
+)
+BOARD_ORDER = [
+    Status.REQUESTED,
+    Status.DECLINED,
+    Status.ACCEPTED,
+    Status.SCHEDULED,
+    Status.IN_TRANSIT,
+    Status.ARRIVED,
+    Status.COMPLETED,
+    Status.CANCELLED,
+]
+CLOSED_SHOWN = 50
+
+
+def referrals_for_pages(user: Any) -> QuerySet[Referral]:
+    """The referrals `user` may open, with what the detail pages and the sheet show."""
+    return referrals_visible_to(user).select_related(*LIST_SELECT, "report", "consultation")
+
+
+def referrals_by_state(rows: QuerySet[Referral]) -> list[tuple[str, str, list[Referral]]]:
+    """Open referrals per state (deadline first), then the latest closed ones."""
+    open_rows = list(
+        rows.filter(status__in=OPEN_STATUSES).order_by("due_at", "scheduled_for", "requested_at")
+    )
+    closed = list(rows.exclude(status__in=OPEN_STATUSES).order_by("-closed_at")[:CLOSED_SHOWN])
+    groups: list[tuple[str, str, list[Referral]]] = []
+    for status in BOARD_ORDER:
+        members = [r for r in open_rows + closed if r.status == status]
+        if members:
+            groups.append((str(Status(status).label), status, members))
+    return groups
+
+
+def recommended_not_requested() -> QuerySet[Consultation]:
+    """Consultations whose signed report recommends a transfer that nobody has requested yet."""
+    return (
+        Consultation.objects.filter(
+            Exists(
+                Report.objects.filter(
+                    consultation=OuterRef("pk"),
+                    status=Report.Status.SIGNED,
+                    transfer_recommended=True,
+                )
+            )
+        )
+        .exclude(Exists(Referral.objects.filter(consultation=OuterRef("pk"))))
+        .select_related("patient", "hospital")
+        .order_by("-reported_at")[:50]
+    )
+
+
+def referral_lists(user: Any) -> dict[str, Any]:
+    """The list page per role: coordinators and admins the board by state and the transfers
+    recommended but not requested; receiving departments their worklist; referring doctors
+    their hospital's referrals. A key is missing when the user has no such list."""
+    lists: dict[str, Any] = {"role": user.role}
+    visible = referrals_visible_to(user).select_related(*LIST_SELECT)
+    if user.role in (Role.COORDINATOR, Role.ADMIN):
+        lists["board"] = referrals_by_state(visible)
+        lists["recommended"] = list(recommended_not_requested())
+    if acts_for_any_department(user):
+        lists["worklist"] = list(department_worklist(user).select_related(*LIST_SELECT))
+    if user.role == Role.REFERRING_DOCTOR:
+        lists["own"] = referrals_by_state(visible.filter(source_hospital_id=user.hospital_id))
+    return lists
+
+
+def referral_detail_context(user: Any, referral: Referral) -> dict[str, Any]:
+    """The referral page's reads: the timeline, the studies, and which side `user` is on."""
+    source_side = is_source_side(user, referral)
+    return {
+        "r": referral,
+        "events": referral.events.select_related("actor", "department"),
+        "studies": referral.studies.all(),
+        "department_side": acts_for_department(user, referral.receiving_department),
+        "source_side": source_side,
+        "is_coordinator": user.role == Role.COORDINATOR,
+        "can_cancel": referral.status not in (Status.ARRIVED, Status.COMPLETED, Status.CANCELLED)
+        and (source_side or user.role == Role.COORDINATOR),
+    }
+
+
+def latest_signed_report(consultation: Consultation) -> Report | None:
+    """The consultation's latest signed report: the one a referral carries."""
+    return consultation.reports.filter(status=Report.Status.SIGNED).order_by("-version").first()
 
 
 # --- statistics ---------------------------------------------------------------------------

@@ -1,45 +1,36 @@
 """Referral services: every write to a referral goes through here.
 
-`referral_transition` is the only function that changes a referral's status (STYLE.md
-"State machines"); the other services check who may act and what was given, then call it.
+Each action is one function named `referral_<verb>` that takes the `actor` and an
+`AuditContext` (consult.audit; pages and the API pass `AuditContext.from_request(request)`),
+checks who may act and what was given, and then in one transaction changes the row through
+`referral_transition` (the only function that changes a referral's status, STYLE.md "State
+machines"), writes its event row, its audit row and its notices, and schedules the pushes to
+open pages after commit.
 
-Who acts for a receiving department: a user whose `department` is that department, its
-head (`Department.head`), and the coordinators of the receiving hospital (they arrange a
-transfer with the department by phone and may record its answer).
+Who acts for a receiving department is `referrals.selectors.acts_for_department`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
-from django.urls import reverse
-from django.utils.timezone import localtime, now
+from django.utils.timezone import now
 from django.utils.translation import gettext as _
 
-from consult.models import (
-    Consultation,
-    Department,
-    Guardian,
-    Hospital,
-    Patient,
-    Report,
-    Role,
-    User,
-)
+from consult.audit import Action, AuditContext, audit_record
+from consult.models import Consultation, Department, Hospital, Patient, Role, User
 from consult.models import Status as ConsultationStatus
-from consult.notify import alliance_language, notification_create, notification_sms_create
+from consult.notify import alliance_language
 from consult.realtime import COORDINATORS, object_group, push_after_commit, user_group
 from consult.transitions import ActorNotAllowed, Rule, TransitionNotAllowed, action_check
-from referrals import deadlines
+from referrals import notices
+from referrals.deadlines import deadline_fields, deadline_store, referral_policies
 from referrals.models import (
     ACTIONS,
     DEADLINE_STATUSES,
-    DEFAULT_POLICIES,
     TRANSITIONS,
     Actor,
     DeclineReason,
@@ -50,6 +41,7 @@ from referrals.models import (
     Transport,
     Urgency,
 )
+from referrals.selectors import acts_for_department, is_source_side, latest_signed_report
 
 
 class ReferralError(Exception):
@@ -64,26 +56,7 @@ class ReferralActorNotAllowed(ActorNotAllowed, ReferralNotAllowed):
     """Not for this person: HTTP 403."""
 
 
-# --- who is who --------------------------------------------------------------------------
-
-
-def acts_for_department(user: Any, department: Department) -> bool:
-    """May `user` answer for the receiving department (accept, schedule, record arrival)?"""
-    if not getattr(user, "is_authenticated", False) or not user.is_active:
-        return False
-    return (
-        user.department_id == department.pk
-        or department.head_id == user.pk
-        or (user.role == Role.COORDINATOR and user.hospital_id == department.hospital_id)
-    )
-
-
-def is_source_side(user: Any, referral: Referral) -> bool:
-    return user.role == Role.REFERRING_DOCTOR and user.hospital_id == referral.source_hospital_id
-
-
-def coordinators() -> list[User]:
-    return list(User.objects.filter(role=Role.COORDINATOR, is_active=True))
+# --- who may act ------------------------------------------------------------------------
 
 
 def referral_actors(user: Any, referral: Referral) -> set[str]:
@@ -116,44 +89,18 @@ def referral_allowed(action: str, *, referral: Referral, user: User) -> Rule:
     )
 
 
-def department_people(department: Department) -> list[User]:
-    """Everyone who works the department's worklist, and its head."""
-    people = list(User.objects.filter(department=department, is_active=True))
-    if department.head_id and department.head_id not in {u.pk for u in people}:
-        people.append(department.head)
-    return people
-
-
-# --- deadlines ---------------------------------------------------------------------------
-
-
-def referral_policies() -> dict[str, deadlines.Policy]:
-    """The policy per urgency: the admin's rows, the defaults where a row is missing."""
-    policies = {
-        u: deadlines.Policy.from_seconds(
-            v["accept_seconds"], v["schedule_seconds"], v["escalate_seconds"], v["working_days"]
-        )
-        for u, v in DEFAULT_POLICIES.items()
-    }
-    for row in ReferralPolicy.objects.all():
-        policies[row.urgency] = deadlines.Policy.from_seconds(
-            row.accept_seconds, row.schedule_seconds, row.escalate_seconds, row.working_days
-        )
-    return policies
-
-
-def deadline_fields(referral: Referral, policy: deadlines.Policy) -> dict[str, Any]:
-    """`due_at` and `next_deadline` for the referral's phase and stage (None when none runs)."""
-    if referral.status not in DEADLINE_STATUSES or referral.phase_started_at is None:
-        return {"due_at": None, "next_deadline": None}
-    accepting = referral.status == Status.REQUESTED
-    tz = settings.TIME_ZONE
-    return {
-        "due_at": deadlines.due(policy, referral.phase_started_at, accepting=accepting, tz=tz),
-        "next_deadline": deadlines.next_deadline(
-            policy, referral.phase_started_at, referral.deadline_stage, accepting=accepting, tz=tz
-        ),
-    }
+def _audit_change(
+    referral: Referral, *, actor: User, context: AuditContext, action: str, done: str = ""
+) -> None:
+    """The audit row of a change, written in the change's transaction."""
+    audit_record(
+        action=action,
+        user=actor,
+        context=context,
+        obj=referral,
+        patient=referral.patient,
+        reason=done,
+    )
 
 
 # --- the transition function ---------------------------------------------------------------
@@ -186,7 +133,8 @@ def referral_transition(
     """Move a referral to `to` if the table allows it and nobody moved it first.
 
     Starts a new deadline phase on request and on acceptance, stamps the times, records the
-    event row and pushes the change to open pages after commit.
+    event row and pushes the change to open pages after commit. The action services call it
+    inside their transaction and write the audit row.
     """
     old = referral.status
     if to not in TRANSITIONS[old]:
@@ -200,7 +148,7 @@ def referral_transition(
     if to in DEADLINE_STATUSES and old != to:
         # F(): an in-memory copy may be stale, and a round number must never be reused.
         fields.update(phase_started_at=at, deadline_stage=0, deadline_round=F("deadline_round") + 1)
-    stamps = {
+    stamps: dict[str, str] = {
         Status.ACCEPTED: "accepted_at",
         Status.SCHEDULED: "scheduled_at",
         Status.ARRIVED: "arrived_at",
@@ -215,10 +163,7 @@ def referral_transition(
         for field, value in fields.items():
             setattr(referral, field, value)
         referral.refresh_from_db(fields=["deadline_round"])
-        timing = deadline_fields(referral, referral_policies()[referral.urgency])
-        Referral.objects.filter(pk=referral.pk).update(**timing)
-        for field, value in timing.items():
-            setattr(referral, field, value)
+        deadline_store(referral)
         ReferralEvent.objects.create(
             referral=referral,
             at=at,
@@ -244,34 +189,6 @@ def _moved_meanwhile(referral: Referral, to: str) -> str:
     return _("Somebody else changed this referral a moment ago. Reload the page and try again.")
 
 
-def referral_url(referral: Referral) -> str:
-    return reverse("referrals:detail", args=[referral.pk])
-
-
-def _notify(
-    recipients: Iterable[User | None],
-    kind: str,
-    subject: str,
-    body: str,
-    referral: Referral,
-    *,
-    sms: bool = False,
-) -> None:
-    notification_create(
-        recipients=[r for r in recipients if r is not None],
-        kind=kind,
-        subject=subject,
-        body=body,
-        url=referral_url(referral),
-        obj=referral,
-        sms=sms,
-    )
-
-
-def _source_people(referral: Referral) -> list[User | None]:
-    return [referral.source_doctor, referral.requested_by]
-
-
 # --- creating ------------------------------------------------------------------------------
 
 
@@ -293,7 +210,8 @@ def _check_destination(department: Department | None) -> Department:
 
 def referral_create(
     *,
-    user: User,
+    actor: User,
+    context: AuditContext,
     department: Department | None,
     urgency: str,
     reason: str,
@@ -309,8 +227,8 @@ def referral_create(
     if not reason.strip():
         raise ReferralError(_("Give the clinical reason for the transfer."))
     if consultation is not None:
-        allowed = user.role == Role.COORDINATOR or (
-            user.role == Role.REFERRING_DOCTOR and user.hospital_id == consultation.hospital_id
+        allowed = actor.role == Role.COORDINATOR or (
+            actor.role == Role.REFERRING_DOCTOR and actor.hospital_id == consultation.hospital_id
         )
         if not allowed:
             raise ReferralError(
@@ -320,7 +238,7 @@ def referral_create(
             raise ReferralError(_("A draft or cancelled consultation cannot be transferred."))
         patient = consultation.patient
         source_hospital = consultation.hospital
-    elif user.role != Role.COORDINATOR:
+    elif actor.role != Role.COORDINATOR:
         raise ReferralError(_("Only a coordinator can open a referral without a consultation."))
     if patient is None:
         raise ReferralError(_("Choose the child."))
@@ -330,22 +248,12 @@ def referral_create(
         raise ReferralError(_("The receiving hospital is the child's own hospital."))
     with transaction.atomic(), alliance_language():
         referral = _referral_insert(
-            user, consultation, patient, source_hospital, department, urgency, reason
+            actor, consultation, patient, source_hospital, department, urgency, reason
         )
-        body = _("%(child)s from %(hospital)s (%(urgency)s): %(reason)s") % {
-            "child": patient.name,
-            "hospital": source_hospital.name,
-            "urgency": Urgency(urgency).label,
-            "reason": reason[:200],
-        }
-        _notify(
-            [*department_people(department), *coordinators()],
-            "referral_requested",
-            _("New green-channel referral #%(id)s") % {"id": referral.pk},
-            body,
-            referral,
-            sms=urgency == Urgency.EMERGENCY,
+        notices.requested_notice(
+            referral, [*notices.department_people(department), *notices.coordinators()]
         )
+        _audit_change(referral, actor=actor, context=context, action=Action.CREATE)
     return referral
 
 
@@ -362,9 +270,7 @@ def _referral_insert(
     source_doctor = user if user.role == Role.REFERRING_DOCTOR else None
     if consultation is not None:
         source_doctor = consultation.requested_by
-        report = (
-            consultation.reports.filter(status=Report.Status.SIGNED).order_by("-version").first()
-        )
+        report = latest_signed_report(consultation)
     at = now()
     referral = Referral.objects.create(
         patient=patient,
@@ -383,10 +289,7 @@ def _referral_insert(
     )
     if consultation is not None:
         referral.studies.set(consultation.studies.all())
-    timing = deadline_fields(referral, referral_policies()[urgency])
-    Referral.objects.filter(pk=referral.pk).update(**timing)
-    for field, value in timing.items():
-        setattr(referral, field, value)
+    deadline_store(referral)
     ReferralEvent.objects.create(
         referral=referral,
         at=at,
@@ -402,33 +305,32 @@ def _referral_insert(
 # --- the receiving department's answers ------------------------------------------------------
 
 
-def referral_accept(*, referral: Referral, user: User) -> Referral:
+def referral_accept(*, referral: Referral, actor: User, context: AuditContext) -> Referral:
     """The receiving department takes the child. Of two people accepting at once, one wins."""
     if referral.status == Status.ACCEPTED and acts_for_department(
-        user, referral.receiving_department
+        actor, referral.receiving_department
     ):
         raise ReferralNotAllowed(_moved_meanwhile(referral, Status.ACCEPTED), "accept")
-    referral_allowed("accept", referral=referral, user=user)
+    referral_allowed("accept", referral=referral, user=actor)
     with transaction.atomic(), alliance_language():
         referral_transition(
-            referral=referral, to=Status.ACCEPTED, actor=user, changes={"accepted_by": user}
+            referral=referral, to=Status.ACCEPTED, actor=actor, changes={"accepted_by": actor}
         )
-        _notify(
-            [*_source_people(referral), *coordinators()],
-            "referral_accepted",
-            _("Referral #%(id)s accepted") % {"id": referral.pk},
-            _("%(department)s accepts %(child)s; the date follows.")
-            % {"department": referral.receiving_department.name, "child": referral.patient.name},
-            referral,
-        )
+        notices.accepted_notice(referral)
+        _audit_change(referral, actor=actor, context=context, action=Action.UPDATE, done="accepted")
     return referral
 
 
 def referral_decline(
-    *, referral: Referral, user: User, reason_code: str, note: str = ""
+    *,
+    referral: Referral,
+    actor: User,
+    context: AuditContext,
+    reason_code: str,
+    note: str = "",
 ) -> Referral:
     """The department declines; the coordinator is asked to find another department."""
-    referral_allowed("decline", referral=referral, user=user)
+    referral_allowed("decline", referral=referral, user=actor)
     if reason_code not in DeclineReason.values:
         raise ReferralError(_("Choose why the referral is declined."))
     if reason_code == DeclineReason.OTHER and not note.strip():
@@ -438,25 +340,20 @@ def referral_decline(
         referral_transition(
             referral=referral,
             to=Status.DECLINED,
-            actor=user,
+            actor=actor,
             reason=text,
             decline_reason=reason_code,
         )
-        _notify(
-            [*coordinators(), *_source_people(referral)],
-            "referral_declined",
-            _("Referral #%(id)s declined") % {"id": referral.pk},
-            _("%(department)s declined: %(reason)s. The coordinator will choose another.")
-            % {"department": referral.receiving_department.name, "reason": text},
-            referral,
-            sms=referral.urgency == Urgency.EMERGENCY,
-        )
+        notices.declined_notice(referral, text)
+        _audit_change(referral, actor=actor, context=context, action=Action.UPDATE, done="declined")
     return referral
 
 
-def referral_redirect(*, referral: Referral, user: User, department: Department | None) -> Referral:
+def referral_redirect(
+    *, referral: Referral, actor: User, context: AuditContext, department: Department | None
+) -> Referral:
     """The coordinator sends a declined referral to another department or hospital."""
-    referral_allowed("redirect", referral=referral, user=user)
+    referral_allowed("redirect", referral=referral, user=actor)
     department = _check_destination(department)
     if department.pk == referral.receiving_department_id:
         raise ReferralError(_("This department has just declined; choose another one."))
@@ -464,24 +361,14 @@ def referral_redirect(*, referral: Referral, user: User, department: Department 
         referral_transition(
             referral=referral,
             to=Status.REQUESTED,
-            actor=user,
+            actor=actor,
             reason=_("Sent to %(department)s, %(hospital)s")
             % {"department": department.name, "hospital": department.hospital.name},
             changes={"receiving_department": department, "receiving_hospital": department.hospital},
         )
-        _notify(
-            department_people(department),
-            "referral_requested",
-            _("New green-channel referral #%(id)s") % {"id": referral.pk},
-            _("%(child)s from %(hospital)s (%(urgency)s): %(reason)s")
-            % {
-                "child": referral.patient.name,
-                "hospital": referral.source_hospital.name,
-                "urgency": Urgency(referral.urgency).label,
-                "reason": referral.reason[:200],
-            },
-            referral,
-            sms=referral.urgency == Urgency.EMERGENCY,
+        notices.requested_notice(referral, notices.department_people(department))
+        _audit_change(
+            referral, actor=actor, context=context, action=Action.UPDATE, done="redirected"
         )
     return referral
 
@@ -489,7 +376,8 @@ def referral_redirect(*, referral: Referral, user: User, department: Department 
 def referral_schedule(
     *,
     referral: Referral,
-    user: User,
+    actor: User,
+    context: AuditContext,
     scheduled_for: dt.datetime | None,
     slot: str,
     report_to: str,
@@ -497,7 +385,7 @@ def referral_schedule(
     what_to_bring: str = "",
 ) -> Referral:
     """Fix (or move) the date, the bed or clinic slot, the place, the transport; text the family."""
-    referral_allowed("schedule", referral=referral, user=user)
+    referral_allowed("schedule", referral=referral, user=actor)
     if scheduled_for is None:
         raise ReferralError(_("Give the date and time."))
     if scheduled_for <= now():
@@ -514,121 +402,79 @@ def referral_schedule(
         "what_to_bring": what_to_bring.strip(),
     }
     with transaction.atomic(), alliance_language():
-        referral_transition(referral=referral, to=Status.SCHEDULED, actor=user, changes=changes)
-        when = localtime(scheduled_for).strftime("%Y-%m-%d %H:%M")
-        _notify(
-            [*_source_people(referral), *coordinators()],
-            "referral_scheduled",
-            _("Referral #%(id)s scheduled for %(when)s") % {"id": referral.pk, "when": when},
-            _("%(child)s: %(place)s, %(slot)s; transport: %(transport)s.")
-            % {
-                "child": referral.patient.name,
-                "place": referral.report_to,
-                "slot": referral.slot or "—",
-                "transport": Transport(transport).label,
-            },
-            referral,
+        referral_transition(referral=referral, to=Status.SCHEDULED, actor=actor, changes=changes)
+        notices.scheduled_notice(referral)
+        _audit_change(
+            referral, actor=actor, context=context, action=Action.UPDATE, done="scheduled"
         )
-        for guardian in Guardian.objects.filter(patient=referral.patient):
-            notification_sms_create(
-                to=guardian.mobile,
-                body=family_sms_text(referral),
-                kind="referral_family",
-                obj=referral,
-            )
     return referral
 
 
-def family_sms_text(referral: Referral) -> str:
-    """The guardian's text: when, where, what to bring, whom to call."""
-    department = referral.receiving_department
-    text = _(
-        "PedsLink: %(child)s's transfer to %(hospital)s %(department)s is arranged for "
-        "%(when)s. Please report to: %(place)s."
-    ) % {
-        "child": referral.patient.name,
-        "hospital": referral.receiving_hospital.name,
-        "department": department.name,
-        "when": localtime(referral.scheduled_for).strftime("%Y-%m-%d %H:%M"),
-        "place": referral.report_to,
-    }
-    if referral.what_to_bring:
-        text += " " + _("Please bring: %(items)s.") % {"items": referral.what_to_bring}
-    phone = department.phone or referral.receiving_hospital.phone
-    if phone:
-        text += " " + _("Questions: %(phone)s.") % {"phone": phone}
-    return text
-
-
-def referral_depart(*, referral: Referral, user: User) -> Referral:
+def referral_depart(*, referral: Referral, actor: User, context: AuditContext) -> Referral:
     """The child is on the way (recorded by either hospital or a coordinator)."""
-    referral_allowed("depart", referral=referral, user=user)
+    referral_allowed("depart", referral=referral, user=actor)
     with transaction.atomic():
-        return referral_transition(referral=referral, to=Status.IN_TRANSIT, actor=user)
-
-
-def referral_arrive(*, referral: Referral, user: User) -> Referral:
-    referral_allowed("arrive", referral=referral, user=user)
-    with transaction.atomic(), alliance_language():
-        referral_transition(referral=referral, to=Status.ARRIVED, actor=user)
-        _notify(
-            [*_source_people(referral), *coordinators()],
-            "referral_arrived",
-            _("%(child)s has arrived") % {"child": referral.patient.name},
-            _("Referral #%(id)s: the child arrived at %(department)s.")
-            % {"id": referral.pk, "department": referral.receiving_department.name},
-            referral,
+        referral_transition(referral=referral, to=Status.IN_TRANSIT, actor=actor)
+        _audit_change(
+            referral, actor=actor, context=context, action=Action.UPDATE, done="in transit"
         )
     return referral
 
 
-def referral_complete(*, referral: Referral, user: User, outcome_note: str) -> Referral:
-    referral_allowed("complete", referral=referral, user=user)
+def referral_arrive(*, referral: Referral, actor: User, context: AuditContext) -> Referral:
+    """The child arrived at the receiving department."""
+    referral_allowed("arrive", referral=referral, user=actor)
+    with transaction.atomic(), alliance_language():
+        referral_transition(referral=referral, to=Status.ARRIVED, actor=actor)
+        notices.arrived_notice(referral)
+        _audit_change(referral, actor=actor, context=context, action=Action.UPDATE, done="arrived")
+    return referral
+
+
+def referral_complete(
+    *, referral: Referral, actor: User, context: AuditContext, outcome_note: str
+) -> Referral:
+    """The receiving department closes the referral with the outcome for the referring side."""
+    referral_allowed("complete", referral=referral, user=actor)
     if not outcome_note.strip():
         raise ReferralError(_("Write the outcome for the referring hospital."))
     with transaction.atomic(), alliance_language():
         referral_transition(
             referral=referral,
             to=Status.COMPLETED,
-            actor=user,
+            actor=actor,
             changes={"outcome_note": outcome_note.strip()},
         )
-        _notify(
-            _source_people(referral),
-            "referral_completed",
-            _("Referral #%(id)s completed") % {"id": referral.pk},
-            outcome_note[:200],
-            referral,
+        notices.completed_notice(referral, outcome_note)
+        _audit_change(
+            referral, actor=actor, context=context, action=Action.UPDATE, done="completed"
         )
     return referral
 
 
-def referral_cancel(*, referral: Referral, user: User, reason: str) -> Referral:
+def referral_cancel(
+    *, referral: Referral, actor: User, context: AuditContext, reason: str
+) -> Referral:
     """Cancel before arrival (the referring hospital or a coordinator)."""
-    referral_allowed("cancel", referral=referral, user=user)
+    referral_allowed("cancel", referral=referral, user=actor)
     if not reason.strip():
         raise ReferralError(_("Give a reason for cancelling."))
     was_scheduled = referral.status in (Status.SCHEDULED, Status.IN_TRANSIT)
     with transaction.atomic(), alliance_language():
-        referral_transition(referral=referral, to=Status.CANCELLED, actor=user, reason=reason)
-        _notify(
-            [
-                *department_people(referral.receiving_department),
-                *_source_people(referral),
-                *coordinators(),
-            ],
-            "referral_cancelled",
-            _("Referral #%(id)s cancelled") % {"id": referral.pk},
-            reason[:200],
-            referral,
-            sms=was_scheduled,
+        referral_transition(referral=referral, to=Status.CANCELLED, actor=actor, reason=reason)
+        notices.cancelled_notice(referral, reason, sms=was_scheduled)
+        _audit_change(
+            referral, actor=actor, context=context, action=Action.UPDATE, done="cancelled"
         )
     return referral
 
 
+# --- the deadline policy ---------------------------------------------------------------------
+
+
 def referral_policy_update(
     *,
-    user: User,
+    actor: User,
     urgency: str,
     accept_seconds: int,
     schedule_seconds: int,
@@ -636,7 +482,7 @@ def referral_policy_update(
     working_days: bool,
 ) -> ReferralPolicy:
     """Change a policy and move every running deadline of that urgency to match it."""
-    if user.role != Role.ADMIN and not user.is_superuser:
+    if actor.role != Role.ADMIN and not actor.is_superuser:
         raise ReferralError(_("Only the alliance admin can change the referral deadlines."))
     with transaction.atomic():
         policy, _created = ReferralPolicy.objects.update_or_create(
@@ -646,7 +492,7 @@ def referral_policy_update(
                 "schedule_seconds": schedule_seconds,
                 "escalate_seconds": escalate_seconds,
                 "working_days": working_days,
-                "updated_by": user,
+                "updated_by": actor,
             },
         )
         rule = referral_policies()[urgency]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from referrals.sweep import referral_sweep
+from referrals.deadlines import referral_sweep
 
 
 @shared_task(name="referrals.deadline_sweep", ignore_result=True)

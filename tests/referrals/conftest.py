@@ -5,6 +5,7 @@ recommends a transfer."""
 import pytest
 from django.utils import timezone
 
+from consult.audit import SYSTEM
 from consult.models import Report, Role, Status, TransferUrgency
 from tests.factories import (
     ConsultationFactory,
@@ -99,7 +100,8 @@ def requested(reported, county_doctor, surgery, surgery_head, surgeon, coordinat
     from referrals.services import referral_create
 
     return referral_create(
-        user=county_doctor,
+        actor=county_doctor,
+        context=SYSTEM,
         consultation=reported,
         department=surgery,
         urgency=TransferUrgency.URGENT,
@@ -111,7 +113,7 @@ def requested(reported, county_doctor, surgery, surgery_head, surgeon, coordinat
 def accepted(requested, surgeon):
     from referrals.services import referral_accept
 
-    return referral_accept(referral=requested, user=surgeon)
+    return referral_accept(referral=requested, actor=surgeon, context=SYSTEM)
 
 
 @pytest.fixture
@@ -123,7 +125,8 @@ def scheduled(accepted, surgeon):
 
     return referral_schedule(
         referral=accepted,
-        user=surgeon,
+        actor=surgeon,
+        context=SYSTEM,
         scheduled_for=timezone.now() + dt.timedelta(days=2),
         slot="12床",
         report_to="住院部3楼小儿外科护士站",

@@ -9,6 +9,7 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
+from consult.audit import SYSTEM
 from consult.models import AuditEvent
 from consult.selectors import patients_visible_to
 from referrals.selectors import referrals_visible_to
@@ -75,17 +76,18 @@ def test_the_receiving_department_reads_the_child_and_studies_until_30_days_afte
 
     from referrals.services import referral_accept, referral_schedule
 
-    referral_accept(referral=requested, user=surgeon)
+    referral_accept(referral=requested, actor=surgeon, context=SYSTEM)
     referral_schedule(
         referral=requested,
-        user=surgeon,
+        actor=surgeon,
+        context=SYSTEM,
         scheduled_for=timezone.now() + dt.timedelta(hours=3),
         slot="",
         report_to="急诊",
         transport="center_team",
     )
-    referral_arrive(referral=requested, user=surgeon)
-    referral_complete(referral=requested, user=surgeon, outcome_note="手术顺利")
+    referral_arrive(referral=requested, actor=surgeon, context=SYSTEM)
+    referral_complete(referral=requested, actor=surgeon, context=SYSTEM, outcome_note="手术顺利")
     with time_machine.travel(timezone.now() + dt.timedelta(days=29)):
         assert study in studies_visible_to(surgeon)
         assert requested.patient in patients_visible_to(surgeon)
@@ -101,8 +103,8 @@ def test_a_declining_department_loses_the_child_when_it_goes_elsewhere(
 ):
     from referrals.services import referral_decline, referral_redirect
 
-    referral_decline(referral=requested, user=surgeon, reason_code="no_bed")
-    referral_redirect(referral=requested, user=coordinator, department=cardiology)
+    referral_decline(referral=requested, actor=surgeon, context=SYSTEM, reason_code="no_bed")
+    referral_redirect(referral=requested, actor=coordinator, context=SYSTEM, department=cardiology)
     assert requested not in referrals_visible_to(surgeon)
     assert not studies_visible_to(surgeon).filter(pk__in=requested.studies.all()).exists()
 

@@ -7,7 +7,7 @@ import html
 import pytest
 from django.utils import timezone
 
-from consult.audit import Action
+from consult.audit import SYSTEM, Action
 from consult.models import AuditEvent
 from consult.transitions import ActorNotAllowed, TransitionNotAllowed, refused_pairs
 from referrals.models import ACTIONS, Referral, Status, Transport
@@ -58,23 +58,30 @@ def _referral(state, reported, surgery):  # noqa: ANN001, ANN202
 def _service(action, referral, people):  # noqa: ANN001, ANN202
     user = people[ACTOR.get(action, "surgeon")]
     calls = {
-        "accept": lambda: referral_accept(referral=referral, user=user),
-        "decline": lambda: referral_decline(referral=referral, user=user, reason_code="no_bed"),
+        "accept": lambda: referral_accept(referral=referral, actor=user, context=SYSTEM),
+        "decline": lambda: referral_decline(
+            referral=referral, actor=user, context=SYSTEM, reason_code="no_bed"
+        ),
         "redirect": lambda: referral_redirect(
-            referral=referral, user=user, department=people["cardiology"]
+            referral=referral, actor=user, context=SYSTEM, department=people["cardiology"]
         ),
         "schedule": lambda: referral_schedule(
             referral=referral,
-            user=user,
+            actor=user,
+            context=SYSTEM,
             scheduled_for=WHEN,
             slot="3床",
             report_to="门诊",
             transport=Transport.OWN,
         ),
-        "depart": lambda: referral_depart(referral=referral, user=user),
-        "arrive": lambda: referral_arrive(referral=referral, user=user),
-        "complete": lambda: referral_complete(referral=referral, user=user, outcome_note="好"),
-        "cancel": lambda: referral_cancel(referral=referral, user=user, reason="家属拒绝"),
+        "depart": lambda: referral_depart(referral=referral, actor=user, context=SYSTEM),
+        "arrive": lambda: referral_arrive(referral=referral, actor=user, context=SYSTEM),
+        "complete": lambda: referral_complete(
+            referral=referral, actor=user, context=SYSTEM, outcome_note="好"
+        ),
+        "cancel": lambda: referral_cancel(
+            referral=referral, actor=user, context=SYSTEM, reason="家属拒绝"
+        ),
     }
     return calls[action]()
 

@@ -10,6 +10,7 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 from pypdf import PdfReader
 
+from consult.audit import SYSTEM
 from consult.models import Notification
 from consult.notify import notifications_resend_due
 from consult.sms import read_sms_file_outbox
@@ -66,7 +67,8 @@ def test_the_family_gets_one_text_with_date_place_and_what_to_bring(scheduled, s
 def test_a_new_date_sends_a_new_text(scheduled, surgeon, sms_dir):
     referral_schedule(
         referral=scheduled,
-        user=surgeon,
+        actor=surgeon,
+        context=SYSTEM,
         scheduled_for=timezone.now() + dt.timedelta(days=4),
         slot="",
         report_to="门诊楼2楼",
@@ -122,7 +124,12 @@ def test_sheet_says_not_recorded_when_weight_and_allergies_were_left_blank(
     # This test used to require "无已知过敏" ("no known allergies") for a blank field: a
     # blank field is "未记录" (not recorded), never a negative finding.
     referral = referral_create(
-        user=coordinator, patient=child, department=surgery, urgency="elective", reason="择期"
+        actor=coordinator,
+        context=SYSTEM,
+        patient=child,
+        department=surgery,
+        urgency="elective",
+        reason="择期",
     )
     rows = _sheet_rows(referral)
     assert rows["过敏史"] == "未记录"
@@ -136,7 +143,12 @@ def test_sheet_says_no_known_allergies_only_when_a_doctor_said_so(child, coordin
     child.allergy_status = "none_known"
     child.save()
     referral = referral_create(
-        user=coordinator, patient=child, department=surgery, urgency="elective", reason="择期"
+        actor=coordinator,
+        context=SYSTEM,
+        patient=child,
+        department=surgery,
+        urgency="elective",
+        reason="择期",
     )
     assert _sheet_rows(referral)["过敏史"] == "无已知过敏"
 
@@ -154,23 +166,29 @@ def test_statistics_time_to_acceptance_and_arrival_and_declines_by_reason(
     start = timezone.now()
     time_machine.move_to(start, tick=False)
     referral = referral_create(
-        user=county_doctor, consultation=reported, department=surgery, urgency="urgent", reason="x"
+        actor=county_doctor,
+        context=SYSTEM,
+        consultation=reported,
+        department=surgery,
+        urgency="urgent",
+        reason="x",
     )
     time_machine.move_to(start + dt.timedelta(hours=1), tick=False)
-    referral_decline(referral=referral, user=surgeon, reason_code="no_bed")
-    referral_redirect(referral=referral, user=coordinator, department=cardiology)
+    referral_decline(referral=referral, actor=surgeon, context=SYSTEM, reason_code="no_bed")
+    referral_redirect(referral=referral, actor=coordinator, context=SYSTEM, department=cardiology)
     time_machine.move_to(start + dt.timedelta(hours=3), tick=False)
-    referral_accept(referral=referral, user=cardiac)
+    referral_accept(referral=referral, actor=cardiac, context=SYSTEM)
     referral_schedule(
         referral=referral,
-        user=cardiac,
+        actor=cardiac,
+        context=SYSTEM,
         scheduled_for=start + dt.timedelta(hours=5),
         slot="",
         report_to="急诊",
         transport="center_team",
     )
     time_machine.move_to(start + dt.timedelta(hours=6), tick=False)
-    referral_arrive(referral=referral, user=cardiac)
+    referral_arrive(referral=referral, actor=cardiac, context=SYSTEM)
     from referrals.models import Referral
 
     everything = Referral.objects.all()
@@ -187,7 +205,8 @@ def test_the_referring_doctors_page_hears_the_schedule(accepted, county_doctor, 
         assert connected
         await sync_to_async(referral_schedule)(
             referral=accepted,
-            user=surgeon,
+            actor=surgeon,
+            context=SYSTEM,
             scheduled_for=timezone.now() + dt.timedelta(days=1),
             slot="",
             report_to="门诊",
@@ -217,7 +236,8 @@ def test_the_department_worklist_hears_a_new_referral(reported, county_doctor, s
         connected, _ = await socket.connect()
         assert connected
         referral = await sync_to_async(referral_create)(
-            user=county_doctor,
+            actor=county_doctor,
+            context=SYSTEM,
             consultation=reported,
             department=surgery,
             urgency="urgent",

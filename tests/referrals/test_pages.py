@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from consult.audit import SYSTEM
 from consult.models import AuditEvent
 from referrals.models import Referral, Status
 from tests.factories import ReferralFactory
@@ -204,7 +205,7 @@ def test_departure_is_recorded_by_those_involved_only(client, scheduled, outside
     from referrals.services import ReferralError, referral_depart
 
     with pytest.raises(ReferralError, match="Only the hospitals involved or a coordinator"):
-        referral_depart(referral=scheduled, user=outsider)
+        referral_depart(referral=scheduled, actor=outsider, context=SYSTEM)
     client.force_login(county_doctor)
     client.post(reverse("referrals:action", args=[scheduled.pk, "depart"]))
     scheduled.refresh_from_db()
@@ -216,7 +217,9 @@ def test_coordinator_redirects_a_declined_referral_from_the_page(
 ):
     from referrals.services import referral_decline
 
-    referral_decline(referral=requested, user=surgeon, reason_code="wrong_department")
+    referral_decline(
+        referral=requested, actor=surgeon, context=SYSTEM, reason_code="wrong_department"
+    )
     client.force_login(coordinator)
     page = client.get(reverse("referrals:detail", args=[requested.pk])).content.decode()
     assert "Another department should take the child" in page
@@ -231,7 +234,7 @@ def test_coordinator_redirects_a_declined_referral_from_the_page(
 def test_cancel_after_arrival_is_refused_on_the_page(client, scheduled, surgeon, county_doctor):
     from referrals.services import referral_arrive
 
-    referral_arrive(referral=scheduled, user=surgeon)
+    referral_arrive(referral=scheduled, actor=surgeon, context=SYSTEM)
     client.force_login(county_doctor)
     response = client.post(
         reverse("referrals:action", args=[scheduled.pk, "cancel"]), {"reason": "x"}, follow=True

@@ -7,6 +7,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from consult.audit import SYSTEM
+from referrals.deadlines import referral_sweep
 from referrals.models import ReferralEvent, Status
 from referrals.services import (
     referral_accept,
@@ -15,7 +17,6 @@ from referrals.services import (
     referral_policy_update,
     referral_redirect,
 )
-from referrals.sweep import referral_sweep
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 K = ReferralEvent.Kind
@@ -36,7 +37,8 @@ def start():
 @pytest.fixture
 def emergency(start, reported, county_doctor, surgery, surgery_head, surgeon, coordinator):
     return referral_create(
-        user=county_doctor,
+        actor=county_doctor,
+        context=SYSTEM,
         consultation=reported,
         department=surgery,
         urgency="emergency",
@@ -80,7 +82,7 @@ def test_acceptance_in_time_means_no_warning_and_starts_the_scheduling_clock(
     emergency, start, surgeon
 ):
     start.shift(dt.timedelta(minutes=20))
-    referral_accept(referral=emergency, user=surgeon)
+    referral_accept(referral=emergency, actor=surgeon, context=SYSTEM)
     start.shift(dt.timedelta(minutes=15))
     assert referral_sweep() == 0
     start.shift(dt.timedelta(minutes=50))  # 60 min to schedule an emergency
@@ -95,9 +97,9 @@ def test_a_redirected_referral_gets_a_fresh_acceptance_phase(
 ):
     start.shift(dt.timedelta(minutes=31))
     referral_sweep()
-    referral_decline(referral=emergency, user=surgeon, reason_code="no_bed")
+    referral_decline(referral=emergency, actor=surgeon, context=SYSTEM, reason_code="no_bed")
     assert referral_sweep() == 0, "a declined referral waits for the coordinator, no deadline"
-    referral_redirect(referral=emergency, user=coordinator, department=cardiology)
+    referral_redirect(referral=emergency, actor=coordinator, context=SYSTEM, department=cardiology)
     start.shift(dt.timedelta(minutes=31))
     assert referral_sweep() == 1
     rounds = list(emergency.events.filter(kind=K.WARN_COORDINATOR).values_list("deadline_round"))
@@ -105,23 +107,24 @@ def test_a_redirected_referral_gets_a_fresh_acceptance_phase(
 
 
 def test_a_sweep_that_fails_pushes_the_row_back(emergency, start, monkeypatch):
-    import referrals.sweep as sweep
+    from consult.deadline_sweep import RETRY_AFTER
+    from referrals import notices
 
     def boom(*args, **kwargs):
         raise RuntimeError("mail server down")
 
-    monkeypatch.setattr(sweep, "_warn", boom)
+    monkeypatch.setattr(notices, "overdue_warning", boom)
     start.shift(dt.timedelta(minutes=30))
     assert referral_sweep() == 1
     emergency.refresh_from_db()
     assert emergency.deadline_stage == 0, "the failed step rolled back"
-    assert emergency.next_deadline == timezone.now() + sweep.RETRY_AFTER
+    assert emergency.next_deadline == timezone.now() + RETRY_AFTER
     assert _warnings(emergency) == []
 
 
 def test_a_policy_change_moves_running_deadlines(emergency, alliance_admin, start):
     referral_policy_update(
-        user=alliance_admin,
+        actor=alliance_admin,
         urgency="emergency",
         accept_seconds=3600,
         schedule_seconds=7200,

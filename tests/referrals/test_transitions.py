@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from consult.audit import SYSTEM
 from consult.models import Notification, TransferUrgency
 from referrals.models import TRANSITIONS, DeclineReason, Referral, ReferralEvent, Status, Transport
 from referrals.services import (
@@ -42,7 +43,7 @@ def _schedule(referral, user, **overrides):
         "what_to_bring": "医保卡",
         **overrides,
     }
-    return referral_schedule(referral=referral, user=user, **values)
+    return referral_schedule(referral=referral, actor=user, context=SYSTEM, **values)
 
 
 def test_request_from_a_consultation_attaches_the_signed_report_and_studies(
@@ -63,15 +64,18 @@ def test_request_from_a_consultation_attaches_the_signed_report_and_studies(
 def test_the_whole_path_to_completion_leaves_one_event_per_change(
     requested, surgeon, county_doctor
 ):
-    referral_accept(referral=requested, user=surgeon)
+    referral_accept(referral=requested, actor=surgeon, context=SYSTEM)
     assert requested.accepted_by == surgeon
     assert requested.due_at == requested.accepted_at + dt.timedelta(hours=8)
     _schedule(requested, surgeon)
     assert requested.due_at is None and requested.next_deadline is None
-    referral_depart(referral=requested, user=county_doctor)
-    referral_arrive(referral=requested, user=surgeon)
+    referral_depart(referral=requested, actor=county_doctor, context=SYSTEM)
+    referral_arrive(referral=requested, actor=surgeon, context=SYSTEM)
     referral_complete(
-        referral=requested, user=surgeon, outcome_note="腹腔镜下息肉切除，术后恢复好。"
+        referral=requested,
+        actor=surgeon,
+        context=SYSTEM,
+        outcome_note="腹腔镜下息肉切除，术后恢复好。",
     )
     requested.refresh_from_db()
     assert requested.status == Status.COMPLETED
@@ -88,7 +92,7 @@ def test_the_whole_path_to_completion_leaves_one_event_per_change(
 
 
 def test_a_scheduled_child_can_arrive_without_a_recorded_departure(scheduled, surgeon):
-    referral_arrive(referral=scheduled, user=surgeon)
+    referral_arrive(referral=scheduled, actor=surgeon, context=SYSTEM)
     assert scheduled.status == Status.ARRIVED
 
 
@@ -105,13 +109,17 @@ def test_decline_returns_it_to_the_coordinator_who_sends_it_elsewhere(
     requested, surgeon, coordinator, cardiology
 ):
     referral_decline(
-        referral=requested, user=surgeon, reason_code=DeclineReason.NO_BED, note="本周无床"
+        referral=requested,
+        actor=surgeon,
+        context=SYSTEM,
+        reason_code=DeclineReason.NO_BED,
+        note="本周无床",
     )
     assert requested.status == Status.DECLINED
     assert requested.next_deadline is None
     warn = coordinator.notifications.get(kind="referral_declined", channel="in_app")
     assert "No bed or slot available: 本周无床" in warn.body
-    referral_redirect(referral=requested, user=coordinator, department=cardiology)
+    referral_redirect(referral=requested, actor=coordinator, context=SYSTEM, department=cardiology)
     requested.refresh_from_db()
     assert requested.status == Status.REQUESTED
     assert requested.receiving_department == cardiology
@@ -121,7 +129,9 @@ def test_decline_returns_it_to_the_coordinator_who_sends_it_elsewhere(
 
 
 def test_cancelling_before_arrival_is_allowed_with_a_reason(scheduled, county_doctor, surgeon):
-    referral_cancel(referral=scheduled, user=county_doctor, reason="家属决定在本地治疗")
+    referral_cancel(
+        referral=scheduled, actor=county_doctor, context=SYSTEM, reason="家属决定在本地治疗"
+    )
     assert scheduled.status == Status.CANCELLED
     assert scheduled.closed_at is not None
     assert surgeon.notifications.filter(kind="referral_cancelled").exists()
@@ -141,7 +151,8 @@ def test_refused_inactive_hospital(reported, county_doctor):
     department = DepartmentFactory(hospital=closed, accepts_referrals=True)
     with pytest.raises(ReferralError, match="Closed Hospital is not an active member"):
         referral_create(
-            user=county_doctor,
+            actor=county_doctor,
+            context=SYSTEM,
             consultation=reported,
             department=department,
             urgency=TransferUrgency.URGENT,
@@ -158,7 +169,8 @@ def test_refused_department_that_does_not_accept_referrals(
     department = DepartmentFactory(hospital=expert_center, name_en="Radiology", **flags)
     with pytest.raises(ReferralError, match="Radiology does not accept referrals"):
         referral_create(
-            user=county_doctor,
+            actor=county_doctor,
+            context=SYSTEM,
             consultation=reported,
             department=department,
             urgency=TransferUrgency.URGENT,
@@ -171,7 +183,8 @@ def test_refused_without_a_reason_or_by_another_hospital(
 ):
     with pytest.raises(ReferralError, match="Give the clinical reason"):
         referral_create(
-            user=county_doctor,
+            actor=county_doctor,
+            context=SYSTEM,
             consultation=reported,
             department=surgery,
             urgency="urgent",
@@ -179,7 +192,12 @@ def test_refused_without_a_reason_or_by_another_hospital(
         )
     with pytest.raises(ReferralError, match="Only the referring hospital or a coordinator"):
         referral_create(
-            user=outsider, consultation=reported, department=surgery, urgency="urgent", reason="x"
+            actor=outsider,
+            context=SYSTEM,
+            consultation=reported,
+            department=surgery,
+            urgency="urgent",
+            reason="x",
         )
 
 
@@ -187,13 +205,23 @@ def test_a_coordinator_opens_one_directly_but_a_doctor_cannot(
     child, coordinator, county_doctor, surgery
 ):
     referral = referral_create(
-        user=coordinator, patient=child, department=surgery, urgency="elective", reason="择期手术"
+        actor=coordinator,
+        context=SYSTEM,
+        patient=child,
+        department=surgery,
+        urgency="elective",
+        reason="择期手术",
     )
     assert referral.consultation is None and referral.source_hospital == child.home_hospital
     assert referral.source_doctor is None
     with pytest.raises(ReferralError, match="Only a coordinator can open a referral"):
         referral_create(
-            user=county_doctor, patient=child, department=surgery, urgency="elective", reason="x"
+            actor=county_doctor,
+            context=SYSTEM,
+            patient=child,
+            department=surgery,
+            urgency="elective",
+            reason="x",
         )
 
 
@@ -214,11 +242,13 @@ def test_refused_a_scheduled_date_in_the_past(accepted, surgeon):
 def test_double_acceptance_one_wins_the_other_is_told(requested, surgeon, surgery_head):
     # Both opened the page while it was requested; the head clicks a moment later.
     stale = Referral.objects.get(pk=requested.pk)
-    referral_accept(referral=requested, user=surgeon)
+    referral_accept(referral=requested, actor=surgeon, context=SYSTEM)
     with pytest.raises(ReferralError, match="钱医生 accepted this referral a moment before you"):
-        referral_accept(referral=stale, user=surgery_head)
+        referral_accept(referral=stale, actor=surgery_head, context=SYSTEM)
     with pytest.raises(ReferralError, match="accepted this referral a moment before you"):
-        referral_accept(referral=Referral.objects.get(pk=requested.pk), user=surgery_head)
+        referral_accept(
+            referral=Referral.objects.get(pk=requested.pk), actor=surgery_head, context=SYSTEM
+        )
     requested.refresh_from_db()
     assert requested.accepted_by == surgeon
     assert requested.events.filter(to_status=Status.ACCEPTED).count() == 1
@@ -226,41 +256,41 @@ def test_double_acceptance_one_wins_the_other_is_told(requested, surgeon, surger
 
 def test_a_stale_move_is_refused_not_overwritten(requested, surgeon, coordinator):
     stale = Referral.objects.get(pk=requested.pk)
-    referral_cancel(referral=requested, user=coordinator, reason="家属拒绝转诊")
+    referral_cancel(referral=requested, actor=coordinator, context=SYSTEM, reason="家属拒绝转诊")
     with pytest.raises(ReferralError, match="Somebody else changed this referral"):
         referral_transition(referral=stale, to=Status.DECLINED, actor=surgeon)
     assert Referral.objects.get(pk=requested.pk).status == Status.CANCELLED
 
 
 def test_refused_cancelling_after_arrival(scheduled, surgeon, county_doctor):
-    referral_arrive(referral=scheduled, user=surgeon)
+    referral_arrive(referral=scheduled, actor=surgeon, context=SYSTEM)
     with pytest.raises(ReferralError, match="cannot be cancelled after arrival"):
-        referral_cancel(referral=scheduled, user=county_doctor, reason="x")
+        referral_cancel(referral=scheduled, actor=county_doctor, context=SYSTEM, reason="x")
 
 
 def test_refused_moves_the_table_does_not_allow(requested, surgeon):
     with pytest.raises(ReferralError, match="you cannot record the arrival"):
-        referral_arrive(referral=requested, user=surgeon)
+        referral_arrive(referral=requested, actor=surgeon, context=SYSTEM)
     with pytest.raises(ReferralError, match="you cannot complete the referral"):
-        referral_complete(referral=requested, user=surgeon, outcome_note="")
+        referral_complete(referral=requested, actor=surgeon, context=SYSTEM, outcome_note="")
 
 
 def test_completing_needs_an_outcome(scheduled, surgeon):
-    referral_arrive(referral=scheduled, user=surgeon)
+    referral_arrive(referral=scheduled, actor=surgeon, context=SYSTEM)
     with pytest.raises(ReferralError, match="Write the outcome"):
-        referral_complete(referral=scheduled, user=surgeon, outcome_note="")
+        referral_complete(referral=scheduled, actor=surgeon, context=SYSTEM, outcome_note="")
 
 
 def test_only_the_receiving_department_answers(requested, county_doctor, outsider, specialist):
     for user in (county_doctor, outsider, specialist):
         with pytest.raises(ReferralError, match="Only the receiving department"):
-            referral_accept(referral=requested, user=user)
+            referral_accept(referral=requested, actor=user, context=SYSTEM)
 
 
 def test_a_coordinator_of_the_receiving_hospital_may_answer_for_the_department(
     requested, coordinator
 ):
-    referral_accept(referral=requested, user=coordinator)
+    referral_accept(referral=requested, actor=coordinator, context=SYSTEM)
     assert requested.status == Status.ACCEPTED
 
 
@@ -268,16 +298,20 @@ def test_decline_needs_a_reason_and_redirect_needs_another_department(
     requested, surgeon, coordinator, surgery
 ):
     with pytest.raises(ReferralError, match="Say why"):
-        referral_decline(referral=requested, user=surgeon, reason_code=DeclineReason.OTHER)
-    referral_decline(referral=requested, user=surgeon, reason_code=DeclineReason.NOT_INDICATED)
+        referral_decline(
+            referral=requested, actor=surgeon, context=SYSTEM, reason_code=DeclineReason.OTHER
+        )
+    referral_decline(
+        referral=requested, actor=surgeon, context=SYSTEM, reason_code=DeclineReason.NOT_INDICATED
+    )
     with pytest.raises(ReferralError, match="has just declined"):
-        referral_redirect(referral=requested, user=coordinator, department=surgery)
+        referral_redirect(referral=requested, actor=coordinator, context=SYSTEM, department=surgery)
     with pytest.raises(ReferralError, match="Only a coordinator"):
-        referral_redirect(referral=requested, user=surgeon, department=surgery)
+        referral_redirect(referral=requested, actor=surgeon, context=SYSTEM, department=surgery)
 
 
 def test_notices_are_outbox_rows_with_links(requested, surgeon, county_doctor):
-    referral_accept(referral=requested, user=surgeon)
+    referral_accept(referral=requested, actor=surgeon, context=SYSTEM)
     notice = Notification.objects.get(
         recipient=county_doctor, kind="referral_accepted", channel="in_app"
     )
@@ -298,7 +332,7 @@ def test_two_people_accepting_at_the_same_moment_one_wins(requested, surgeon, su
         referral = Referral.objects.get(pk=requested.pk)  # both read "requested"
         barrier.wait()
         try:
-            referral_accept(referral=referral, user=user)
+            referral_accept(referral=referral, actor=user, context=SYSTEM)
             outcomes[user.username] = "won"
         except ReferralError as exc:
             outcomes[user.username] = str(exc)
