@@ -3,7 +3,6 @@ from django.contrib import admin
 
 from consult import services
 from consult.models import (
-    AuditEvent,
     Department,
     Guardian,
     Hospital,
@@ -12,6 +11,7 @@ from consult.models import (
     PatientIdentifier,
     User,
 )
+from core.models import AuditEvent
 
 
 @admin.register(Hospital)

@@ -7,4 +7,4 @@ class ConsultConfig(AppConfig):
     verbose_name = _("Alliance and consultations")
 
     def ready(self) -> None:
-        from consult import auth_audit, revocation  # noqa: F401 - connect their receivers
+        from core import auth_audit, revocation  # noqa: F401 - connect their receivers

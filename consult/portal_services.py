@@ -24,7 +24,6 @@ from django.utils.timezone import now
 from django.utils.translation import gettext as _
 
 from consult import portal_limits
-from consult.audit import Action, Outcome, audit_record
 from consult.models import (
     SHARE_ACTIONS,
     Guardian,
@@ -35,8 +34,9 @@ from consult.models import (
     ShareState,
     User,
 )
-from consult.notify import alliance_language, notification_sms_create
-from consult.transitions import ActorNotAllowed, Rule, TransitionNotAllowed, action_check
+from core.audit import Action, Outcome, audit_record
+from core.notify import alliance_language, notification_sms_create
+from core.transitions import ActorNotAllowed, Rule, TransitionNotAllowed, action_check
 from pedslink.proxy import absolute_url
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")

@@ -21,7 +21,6 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from consult.audit import Action, audit_record
 from consult.models import (
     AllergyStatus,
     Department,
@@ -36,7 +35,8 @@ from consult.models import (
     WeightRecord,
     allergy_errors,
 )
-from consult.revocation import access_end
+from core.audit import Action, audit_record
+from core.revocation import access_end
 
 HOSPITAL_ROLES = {Role.REFERRING_DOCTOR, Role.SPECIALIST, Role.COORDINATOR}
 

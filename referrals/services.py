@@ -32,9 +32,9 @@ from consult.models import (
     User,
 )
 from consult.models import Status as ConsultationStatus
-from consult.notify import alliance_language, notification_create, notification_sms_create
-from consult.realtime import COORDINATORS, object_group, push_after_commit, user_group
-from consult.transitions import ActorNotAllowed, Rule, TransitionNotAllowed, action_check
+from core.notify import alliance_language, notification_create, notification_sms_create
+from core.realtime import COORDINATORS, object_group, push_after_commit, user_group
+from core.transitions import ActorNotAllowed, Rule, TransitionNotAllowed, action_check
 from referrals import deadlines
 from referrals.models import (
     ACTIONS,

@@ -14,8 +14,8 @@ from django.conf import settings
 from django.utils.timezone import localtime, now
 from django.utils.translation import gettext as _
 
-from consult.deadline_sweep import RETRY_AFTER, sweep_due  # noqa: F401 - tests read it here
-from consult.notify import alliance_language
+from core.deadline_sweep import RETRY_AFTER, sweep_due  # noqa: F401 - tests read it here
+from core.notify import alliance_language
 from referrals import deadlines
 from referrals.models import DEADLINE_STATUSES, Referral, ReferralEvent, Status
 from referrals.services import _notify, coordinators, referral_policies

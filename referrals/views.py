@@ -15,12 +15,12 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from consult.audit import Action, audit_record
 from consult.models import Consultation, Report, Role, User
-from consult.refusals import refused_page
 from consult.report_pdf import report_pdf
 from consult.selectors import consultations_visible_to, get_visible_or_404, patients_visible_to
-from consult.transitions import TransitionNotAllowed
+from core.audit import Action, audit_record
+from core.refusals import refused_page
+from core.transitions import TransitionNotAllowed
 from referrals import forms
 from referrals.models import OPEN_STATUSES, Referral, Status
 from referrals.selectors import acts_for_any_department, department_worklist, referrals_visible_to

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from pydicom.uid import UID
 
-from consult.audit import Action, audit_denied, audit_record
+from core.audit import Action, audit_denied, audit_record
 from pedslink.proxy import absolute_url
 from viewer import multipart, qido_fields, storage, transcode
 from viewer.auth import dicomweb_endpoint

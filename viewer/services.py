@@ -23,8 +23,8 @@ from django.http import HttpRequest
 from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 
-from consult.audit import Action, audit_record
 from consult.models import Hospital, Patient, PatientIdentifier, Role, User
+from core.audit import Action, audit_record
 from viewer import ingest, measure, render_cache, storage
 from viewer.ingest import Header, IngestError, Limits
 from viewer.manifest import can_save_measurements

@@ -1,4 +1,4 @@
-"""Open websockets close when their user's access ends (consult.revocation): a deactivation or
+"""Open websockets close when their user's access ends (core.revocation): a deactivation or
 a logout closes them with 4401 and nothing more is pushed to them; a move to another hospital
 closes them with 4403, and the page's reconnection is checked afresh."""
 

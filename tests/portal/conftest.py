@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from consult.models import Notification
 from consult.portal_services import portal_share_create
+from core.models import Notification
 from tests.factories import GuardianFactory, SignedReportFactory
 
 LINK_RE = re.compile(r"/p/([A-Za-z0-9_-]{32})")

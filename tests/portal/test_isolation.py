@@ -2,8 +2,8 @@
 
 import datetime as dt
 
-from consult.models import AuditEvent
 from consult.portal_services import portal_share_create
+from core.models import AuditEvent
 from tests.factories import GuardianFactory, PatientFactory, SeriesFactory, SignedReportFactory
 from tests.portal.conftest import link_token, post
 

@@ -2,8 +2,9 @@
 
 import pytest
 
-from consult.models import Notification, PortalShare, Report
+from consult.models import PortalShare, Report
 from consult.portal_services import PortalError, portal_share_create
+from core.models import Notification
 from tests.factories import GuardianFactory
 from tests.portal.conftest import link_token, post, sms_code
 

@@ -9,8 +9,8 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from consult.models import AuditEvent
 from consult.selectors import patients_visible_to
+from core.models import AuditEvent
 from referrals.selectors import referrals_visible_to
 from referrals.services import referral_arrive, referral_complete
 from tests.factories import StudyFactory, UserFactory

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from consult.models import AuditEvent
+from core.models import AuditEvent
 from referrals.models import Referral, Status
 from tests.factories import ReferralFactory
 

@@ -5,7 +5,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from consult.models import Notification, TransferUrgency
+from consult.models import TransferUrgency
+from core.models import Notification
 from referrals.models import TRANSITIONS, DeclineReason, Referral, ReferralEvent, Status, Transport
 from referrals.services import (
     ReferralError,

@@ -1,5 +1,5 @@
 """A change of a user's hospital or role ends their remembered "may see this study" answers at
-once (consult.revocation), in Django and for the signed frame links answered in front of it:
+once (core.revocation), in Django and for the signed frame links answered in front of it:
 no waiting out VIEWER_ACCESS_CACHE_SECONDS or VIEWER_GRANT_SECONDS, so no time travel in
 these tests either."""
 

@@ -8,7 +8,8 @@ from typing import Any
 from django.db import models
 from django.http import HttpRequest
 
-from consult.models import AuditEvent, Patient
+from consult.models import Patient
+from core.models import AuditEvent
 from pedslink.proxy import client_address
 
 Action = AuditEvent.Action

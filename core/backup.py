@@ -65,7 +65,7 @@ KEY_MODELS = (
     "consult.Patient",
     "consult.Consultation",
     "consult.Report",
-    "consult.AuditEvent",
+    "core.AuditEvent",
     "viewer.Study",
     "viewer.Instance",
     "referrals.Referral",
