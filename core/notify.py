@@ -29,13 +29,16 @@ from django.db.models import Q
 from django.utils import translation
 from django.utils.timezone import now
 
-from consult.models import User
 from core.models import Notification
 from core.realtime import push_after_commit, user_group
 from core.sms import SmsMessage, get_sms_backend
 from pedslink.proxy import absolute_url
 
 logger = logging.getLogger(__name__)
+
+# settings.AUTH_USER_MODEL (with `email` and `mobile`); the base layer does not import the app
+# that defines it.
+User = Any
 
 Channel = Notification.Channel
 State = Notification.State
