@@ -134,6 +134,7 @@ def _after_commit(rows: list[Notification]) -> None:
         push_after_commit(user_group(user_id), "bell")
     to_send = [r.pk for r in rows if r.channel != Channel.IN_APP]
     if to_send:
+        # core.tasks imports this module (a task calls the service); the task is looked up here.
         from core.tasks import deliver_notifications
 
         transaction.on_commit(lambda: _queue(deliver_notifications, to_send))
