@@ -45,7 +45,7 @@ def run() -> None:
         "REDIS_URL": REDIS_URL,
         "DEBUG": "1",
         "LOG_LEVEL": "WARNING",
-        "SMS_BACKEND": "consult.sms.LocmemSmsBackend",
+        "SMS_BACKEND": "core.sms.LocmemSmsBackend",
         "EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend",
     }
     subprocess.run([PY, "-m", "bench.consult", "--inner"], cwd=ROOT, env=env, check=True)
@@ -237,8 +237,9 @@ def _timed(fn, repeat: int) -> list[float]:  # noqa: ANN001
 def _sweeps() -> None:
     from django.utils.timezone import now
 
-    from consult.models import Consultation, ConsultationEvent, Notification, Status
+    from consult.models import Consultation, ConsultationEvent, Status
     from consult.sla_sweep import sla_sweep
+    from core.models import Notification
 
     # Repeatable starting point: every running open case submitted 10 min ago, nothing due.
     opened = Consultation.objects.filter(

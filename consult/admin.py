@@ -2,9 +2,7 @@ from django import forms
 from django.contrib import admin
 
 from consult import services
-from consult.audit import AuditContext
 from consult.models import (
-    AuditEvent,
     Department,
     Guardian,
     Hospital,
@@ -13,6 +11,7 @@ from consult.models import (
     PatientIdentifier,
     User,
 )
+from core.audit import AuditContext
 
 
 @admin.register(Hospital)
@@ -67,20 +66,3 @@ class GuardianInline(admin.TabularInline):
 class PatientAdmin(admin.ModelAdmin):
     list_display = ["name", "sex", "birth_date", "home_hospital"]
     inlines = [IdentifierInline, GuardianInline]
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """Read-only: the trail is append-only, in the admin as everywhere."""
-
-    list_display = ["at", "username", "role", "action", "object_type", "object_id", "outcome"]
-    list_filter = ["action", "outcome"]
-
-    def has_add_permission(self, request) -> bool:  # noqa: ANN001
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
-        return False

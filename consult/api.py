@@ -19,7 +19,6 @@ from rest_framework.response import Response
 
 from consult import services
 from consult.ages import pediatric_age
-from consult.audit import Action, AuditContext, audit_denied, audit_record
 from consult.models import (
     MAX_WEIGHT_KG,
     MIN_WEIGHT_KG,
@@ -33,6 +32,7 @@ from consult.models import (
     allergy_errors,
 )
 from consult.selectors import hospitals_visible_to, patients_visible_to, users_visible_to
+from core.audit import Action, AuditContext, audit_denied, audit_record
 
 
 class IsAllianceAdmin(permissions.BasePermission):

@@ -5,6 +5,4 @@ from django.utils.translation import gettext_lazy as _
 class ConsultConfig(AppConfig):
     name = "consult"
     verbose_name = _("Alliance and consultations")
-
-    def ready(self) -> None:
-        from consult import auth_audit, revocation  # noqa: F401 - connect their receivers
+    backup_key_models = ("Hospital", "User", "Patient", "Consultation", "Report")  # core.backup

@@ -10,11 +10,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from consult.audit import Action, audit_denied, audit_record
 from consult.models import Consultation, Message, Priority, Role, Subspecialty, User
-from consult.refusals import refused_api
 from consult.selectors import consultations_visible_to, patients_visible_to
-from consult.transitions import TransitionNotAllowed
 from consult.workflow import (
     ConsultationError,
     consultation_accept,
@@ -28,6 +25,9 @@ from consult.workflow import (
     sla_policies,
     sla_standing,
 )
+from core.audit import Action, audit_denied, audit_record
+from core.refusals import refused_api
+from core.transitions import TransitionNotAllowed
 
 
 class ConsultationSerializer(serializers.ModelSerializer):

@@ -19,7 +19,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from consult import sla
-from consult.audit import Action, audit_record
 from consult.consultation_forms import (
     ConsultationForm,
     ReassignForm,
@@ -31,7 +30,6 @@ from consult.models import (
     Attachment,
     Consultation,
     ConsultationEvent,
-    Notification,
     Priority,
     Report,
     Role,
@@ -41,14 +39,11 @@ from consult.models import (
     TransferUrgency,
     User,
 )
-from consult.notify import notifications_mark_read, unread_count
-from consult.refusals import refused_page
 from consult.report_pdf import report_pdf
 from consult.report_templates import TEMPLATES, display_rows, template_for
 from consult.reporting import report_amend, report_save, report_sign, report_sign_allowed
 from consult.selectors import consultations_visible_to, get_patient_for, get_visible_or_404
 from consult.sla_sweep import sla_policy_update
-from consult.transitions import TransitionNotAllowed
 from consult.two_factor import (
     SecondFactorRequired,
     require_recent_second_factor,
@@ -72,6 +67,11 @@ from consult.workflow import (
     sla_standing,
     thread_mark_read,
 )
+from core.audit import Action, audit_record
+from core.models import Notification
+from core.notify import notifications_mark_read, unread_count
+from core.refusals import refused_page
+from core.transitions import TransitionNotAllowed
 
 LIST_SELECT = ("patient", "hospital", "assigned_to", "requested_by")
 

@@ -4,7 +4,7 @@ forward pushed events. No writes. Origin is checked in asgi.py (AllowedHostsOrig
 Other workflows subclass `LiveConsumer` and implement `groups_for(user, kwargs)`:
 return the group names to join, or None to refuse the connection (close code 4404).
 Every socket also joins its user's access group: a logout, a deactivation or a change of
-the user's access closes it (4401 or 4403, consult.revocation).
+the user's access closes it (4401 or 4403, core.revocation).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from django.conf import settings
 from django.contrib.auth import get_user
 
 from consult.models import Role, SpecialistSubspecialty
-from consult.realtime import (
+from consult.selectors import consultations_visible_to
+from core.realtime import (
     COORDINATORS,
     access_group,
     object_group,
@@ -27,7 +28,6 @@ from consult.realtime import (
     session_digest,
     user_group,
 )
-from consult.selectors import consultations_visible_to
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
@@ -35,7 +35,7 @@ CLOSE_NOT_FOUND = 4404
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
     joined: list[str]
-    session: str = ""  # digest of this socket's session key (consult.realtime.session_digest)
+    session: str = ""  # digest of this socket's session key (core.realtime.session_digest)
     ended: bool = False
 
     def groups_for(self, user: Any, kwargs: dict[str, Any]) -> list[str] | None:
@@ -48,7 +48,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         # Every socket is in its user's access group, which a logout, a deactivation or an
-        # access change closes (consult.revocation). Joined first, then the session and the
+        # access change closes (core.revocation). Joined first, then the session and the
         # user are read again: a change committed from now on closes this socket, one
         # committed before is seen here.
         self.joined = [access_group(user.pk)]

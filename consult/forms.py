@@ -10,7 +10,6 @@ from consult.models import (
     MAX_WEIGHT_KG,
     MIN_WEIGHT_KG,
     AllergyStatus,
-    AuditEvent,
     Department,
     Guardian,
     Hospital,
@@ -21,6 +20,7 @@ from consult.models import (
     Subspecialty,
     User,
 )
+from core.models import AuditEvent
 
 
 class DateInput(forms.DateInput):

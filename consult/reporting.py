@@ -10,8 +10,6 @@ from django.utils.timezone import now
 from django.utils.translation import gettext as _
 
 from consult.models import Consultation, ConsultationActor, ConsultationEvent, Report, Status, User
-from consult.notify import alliance_language
-from consult.realtime import object_group, push_after_commit
 from consult.report_templates import TEMPLATES, clean_data, template_for
 from consult.workflow import (
     ConsultationError,
@@ -20,6 +18,8 @@ from consult.workflow import (
     consultation_transition,
     coordinators,
 )
+from core.notify import alliance_language
+from core.realtime import object_group, push_after_commit
 
 EDITABLE = ("findings", "impression", "recommendation", "transfer_recommended", "transfer_urgency")
 

@@ -8,9 +8,7 @@ from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest
 
-from consult.audit import Action, audit_denied, audit_record
 from consult.models import (
-    AuditEvent,
     Consultation,
     ConsultationAssignment,
     Hospital,
@@ -21,6 +19,8 @@ from consult.models import (
     Status,
     User,
 )
+from core.audit import Action, audit_denied, audit_record
+from core.models import AuditEvent
 
 M = TypeVar("M", bound=models.Model)
 

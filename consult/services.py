@@ -1,7 +1,7 @@
 """Every write to the alliance directory and children's records, in one place.
 
 Views, the REST API and management commands call these with the actor and an `AuditContext`
-(where the change came from; `consult.audit.SYSTEM` for the system itself), never the request;
+(where the change came from; `core.audit.SYSTEM` for the system itself), never the request;
 each runs in a transaction and leaves an audit row.
 """
 
@@ -22,7 +22,6 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from consult.audit import Action, AuditContext, audit_record
 from consult.models import (
     AllergyStatus,
     Department,
@@ -37,7 +36,8 @@ from consult.models import (
     WeightRecord,
     allergy_errors,
 )
-from consult.revocation import access_end
+from core.audit import Action, AuditContext, audit_record
+from core.revocation import access_end
 
 HOSPITAL_ROLES = {Role.REFERRING_DOCTOR, Role.SPECIALIST, Role.COORDINATOR}
 

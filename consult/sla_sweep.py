@@ -17,10 +17,7 @@ from django.utils.timezone import localtime, now
 from django.utils.translation import gettext as _
 
 from consult import sla
-from consult.deadline_sweep import RETRY_AFTER, sweep_due  # noqa: F401 - tests read it here
 from consult.models import OPEN_STATUSES, Consultation, ConsultationEvent, SlaPolicy, Status, User
-from consult.notify import alliance_language
-from consult.realtime import push_after_commit
 from consult.workflow import (
     _notify,
     consultation_groups,
@@ -30,6 +27,9 @@ from consult.workflow import (
     sla_deadline,
     sla_policies,
 )
+from core.deadline_sweep import RETRY_AFTER, sweep_due  # noqa: F401 - tests read it here
+from core.notify import alliance_language
+from core.realtime import push_after_commit
 
 EVENT_KIND = {
     sla.Step.REMIND: ConsultationEvent.Kind.SLA_REMIND,

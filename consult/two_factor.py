@@ -33,10 +33,10 @@ from django.utils.translation import gettext as _
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from consult.audit import Action, audit_record
 from consult.models import Role, SecurityPolicy, SmsDevice, User
 from consult.services import user_end_sessions
-from consult.sms import sms_send
+from core.audit import Action, audit_record
+from core.sms import sms_send
 
 PENDING_KEY = "pl_2fa_pending"
 VERIFIED_AT_KEY = "pl_2fa_at"
@@ -111,7 +111,7 @@ def pending_clear(request: HttpRequest) -> None:
 
 def login_complete(request: HttpRequest, *, user: User, device: Any) -> None:
     """Both factors passed: log in now (the login's audit row is written by
-    consult.auth_audit), and note when the second factor was given."""
+    core.auth_audit), and note when the second factor was given."""
     backend = user.backend
     pending_clear(request)
     auth_login(request, user, backend=backend)

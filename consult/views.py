@@ -23,7 +23,6 @@ from django.views import View
 
 from consult import services
 from consult import two_factor as tf
-from consult.audit import AuditContext, audit_denied
 from consult.forms import (
     AuditSearchForm,
     DepartmentForm,
@@ -50,6 +49,7 @@ from consult.selectors import (
     patients_visible_to,
     users_visible_to,
 )
+from core.audit import AuditContext, audit_denied
 from viewer.selectors import studies_for_patient
 
 PAGE_SIZE = 50

@@ -38,16 +38,16 @@ from consult.models import (
     Subspecialty,
     User,
 )
-from consult.notify import alliance_language, notification_create
-from consult.realtime import (
+from consult.routing import route_pick
+from core.notify import alliance_language, notification_create
+from core.realtime import (
     COORDINATORS,
     object_group,
     push_after_commit,
     queue_group,
     user_group,
 )
-from consult.routing import route_pick
-from consult.transitions import ActorNotAllowed, Rule, TransitionNotAllowed, action_check
+from core.transitions import ActorNotAllowed, Rule, TransitionNotAllowed, action_check
 
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 _KEEP: Any = object()

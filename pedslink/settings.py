@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "csp",
+    "core",
     "consult",
     "referrals",
     "viewer",
@@ -106,10 +107,10 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "pedslink.headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "consult.middleware.RequestIdMiddleware",
-    "consult.input_guard.NulRefusalMiddleware",
+    "core.middleware.RequestIdMiddleware",
+    "core.input_guard.NulRefusalMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
-    "consult.middleware.SessionIdleMiddleware",
+    "core.middleware.SessionIdleMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -127,8 +128,8 @@ DICOMWEB_MIDDLEWARE = [
     "pedslink.proxy.ForwardedHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "pedslink.headers.SecurityHeadersMiddleware",
-    "consult.middleware.RequestIdMiddleware",
-    "consult.input_guard.NulRefusalMiddleware",
+    "core.middleware.RequestIdMiddleware",
+    "core.input_guard.NulRefusalMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -192,7 +193,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Sessions end after inactivity: consult.middleware.SessionIdleMiddleware pushes the
+# Sessions end after inactivity: core.middleware.SessionIdleMiddleware pushes the
 # expiry forward (at most once a minute, not a database write per request).
 SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 30)
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
@@ -348,9 +349,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 # kombu's Redis transport with a fix for workers that stopped consuming after a Redis restart
-# (see pedslink/broker.py). Only for redis:// broker URLs.
+# (see core/broker.py). Only for redis:// broker URLs.
 if CELERY_BROKER_URL.startswith("redis://"):
-    CELERY_BROKER_TRANSPORT = "pedslink.broker:Transport"
+    CELERY_BROKER_TRANSPORT = "core.broker:Transport"
 CELERY_TIMEZONE = TIME_ZONE
 # The SLA ladder and the notification outbox are swept (never ETA tasks): see consult/sla_sweep.py.
 SLA_SWEEP_SECONDS = float(env("SLA_SWEEP_SECONDS", "60"))
@@ -361,7 +362,7 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": float(env("REFERRAL_SWEEP_SECONDS", "60")),
     },
     "resend-notifications": {
-        "task": "consult.resend_notifications",
+        "task": "core.resend_notifications",
         "schedule": float(env("NOTIFICATION_SWEEP_SECONDS", "60")),
     },
     "imaging-orphan-sweep": {
@@ -401,7 +402,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # A JSON body must be an object (README "Bad input"); forms as DRF's defaults.
     "DEFAULT_PARSER_CLASSES": [
-        "consult.api_parsers.JSONObjectParser",
+        "core.api_parsers.JSONObjectParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -420,11 +421,11 @@ SPECTACULAR_SETTINGS = {
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "PedsLink <noreply@pedslink.invalid>")
 
-# Text messages: consult.sms.ConsoleSmsBackend, consult.sms.FileSmsBackend (one JSON file per
-# message in SMS_FILE_PATH), or a gateway class with the interface documented in consult/sms.py.
-SMS_BACKEND = env("SMS_BACKEND", "consult.sms.ConsoleSmsBackend")
+# Text messages: core.sms.ConsoleSmsBackend, core.sms.FileSmsBackend (one JSON file per
+# message in SMS_FILE_PATH), or a gateway class with the interface documented in core/sms.py.
+SMS_BACKEND = env("SMS_BACKEND", "core.sms.ConsoleSmsBackend")
 SMS_FILE_PATH = env("SMS_FILE_PATH", str(BASE_DIR / "var" / "sms"))
-# consult.sms.HttpSmsBackend: the gateway's URL, its bearer token (none by default) and the
+# core.sms.HttpSmsBackend: the gateway's URL, its bearer token (none by default) and the
 # seconds to wait for its answer.
 SMS_HTTP_URL = env("SMS_HTTP_URL", "")
 SMS_HTTP_TOKEN = env("SMS_HTTP_TOKEN", "")
@@ -451,7 +452,7 @@ AXES_COOLOFF_TIME = (
     else None
 )
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_CLIENT_IP_CALLABLE = "consult.audit.client_ip"
+AXES_CLIENT_IP_CALLABLE = "core.audit.client_ip"
 AXES_LOCKOUT_CALLABLE = "consult.login_views.locked_out"
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ADMIN = False

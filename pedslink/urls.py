@@ -6,7 +6,7 @@ from django.views.generic import RedirectView
 from django.views.i18n import JavaScriptCatalog
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from consult import health
+from core import health
 
 # Swagger UI comes from drf-spectacular's CDN (SWAGGER_UI_DIST) and styles itself inline; its
 # start script is a separate same-origin file (the split view), so no inline script runs.

@@ -10,11 +10,11 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from consult.audit import Action, AuditContext, audit_denied, audit_record
 from consult.models import Department
-from consult.refusals import refused_api
 from consult.selectors import consultations_visible_to, patients_visible_to
-from consult.transitions import TransitionNotAllowed
+from core.audit import Action, AuditContext, audit_denied, audit_record
+from core.refusals import refused_api
+from core.transitions import TransitionNotAllowed
 from referrals.models import DeclineReason, Referral, Transport, Urgency
 from referrals.selectors import referrals_visible_to
 from referrals.services import (

@@ -5,3 +5,4 @@ from django.utils.translation import gettext_lazy as _
 class ReferralsConfig(AppConfig):
     name = "referrals"
     verbose_name = _("Green-channel referrals")
+    backup_key_models = ("Referral",)  # see core.backup.key_models

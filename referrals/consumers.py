@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from consult.consumers import LiveConsumer
-from consult.realtime import object_group
+from core.realtime import object_group
 from referrals.selectors import referrals_visible_to
 
 

@@ -29,8 +29,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils.timezone import now
 
-from consult.deadline_sweep import sweep_due
-from consult.notify import alliance_language
+from core.deadline_sweep import sweep_due
+from core.notify import alliance_language
 from referrals import notices
 from referrals.models import (
     DEADLINE_STATUSES,

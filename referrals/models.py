@@ -7,7 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from consult.models import TransferUrgency
-from consult.transitions import Rule, from_states
+from core.transitions import Rule, from_states
 
 Urgency = TransferUrgency
 

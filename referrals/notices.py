@@ -1,7 +1,7 @@
 """What a referral tells people: the notices of each step, the overdue warnings of the
 deadline sweep and the family's text message.
 
-Every function writes outbox rows inside the caller's transaction (consult.notify delivers
+Every function writes outbox rows inside the caller's transaction (core.notify delivers
 them after commit). Callers hold `alliance_language()`, so the stored texts are in the
 alliance's language whatever the language of the person who acted.
 """
@@ -15,7 +15,7 @@ from django.utils.timezone import localtime
 from django.utils.translation import gettext as _
 
 from consult.models import Department, Guardian, Role, User
-from consult.notify import notification_create, notification_sms_create
+from core.notify import notification_create, notification_sms_create
 from referrals.models import Referral, Transport, Urgency
 
 # --- who hears it ------------------------------------------------------------------------

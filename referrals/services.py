@@ -1,7 +1,7 @@
 """Referral services: every write to a referral goes through here.
 
 Each action is one function named `referral_<verb>` that takes the `actor` and an
-`AuditContext` (consult.audit; pages and the API pass `AuditContext.from_request(request)`),
+`AuditContext` (core.audit; pages and the API pass `AuditContext.from_request(request)`),
 checks who may act and what was given, and then in one transaction changes the row through
 `referral_transition` (the only function that changes a referral's status, STYLE.md "State
 machines"), writes its event row, its audit row and its notices, and schedules the pushes to
@@ -20,12 +20,12 @@ from django.db.models import F, Q
 from django.utils.timezone import now
 from django.utils.translation import gettext as _
 
-from consult.audit import Action, AuditContext, audit_record
 from consult.models import Consultation, Department, Hospital, Patient, Role, User
 from consult.models import Status as ConsultationStatus
-from consult.notify import alliance_language
-from consult.realtime import COORDINATORS, object_group, push_after_commit, user_group
-from consult.transitions import ActorNotAllowed, Rule, TransitionNotAllowed, action_check
+from core.audit import Action, AuditContext, audit_record
+from core.notify import alliance_language
+from core.realtime import COORDINATORS, object_group, push_after_commit, user_group
+from core.transitions import ActorNotAllowed, Rule, TransitionNotAllowed, action_check
 from referrals import notices
 from referrals.deadlines import deadline_fields, deadline_store, referral_policies
 from referrals.models import (

@@ -16,12 +16,12 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from consult.audit import Action, AuditContext, audit_record
 from consult.models import Role
-from consult.refusals import refused_page
 from consult.report_pdf import report_pdf
 from consult.selectors import consultations_visible_to, get_visible_or_404, patients_visible_to
-from consult.transitions import TransitionNotAllowed
+from core.audit import Action, AuditContext, audit_record
+from core.refusals import refused_page
+from core.transitions import TransitionNotAllowed
 from referrals import forms, services
 from referrals.models import Referral
 from referrals.selectors import (

@@ -169,3 +169,13 @@ def server(transactional_db, media_root, tmp_path):
         yield SimpleNamespace(url=f"http://127.0.0.1:{port}", port=port, process=process)
     finally:
         process.kill()
+
+
+@pytest.fixture
+def english(settings):
+    """Messages in English, for tests that match refusal texts (the default is Chinese)."""
+    from django.utils import translation
+
+    settings.LANGUAGE_CODE = "en"
+    with translation.override("en"):
+        yield

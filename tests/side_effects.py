@@ -1,7 +1,7 @@
 """What a refused action must not leave behind, whatever the workflow."""
 
-from consult.audit import Action
-from consult.models import AuditEvent, Notification
+from core.audit import Action
+from core.models import AuditEvent, Notification
 
 
 def side_effects() -> dict:

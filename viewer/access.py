@@ -17,8 +17,8 @@ from django.core.cache import cache
 from django.db.models import Exists
 from django.http import Http404, HttpRequest
 
-from consult.audit import Action, audit_denied, audit_record
-from consult.revocation import access_generation, access_generation_key
+from core.audit import Action, audit_denied, audit_record
+from core.revocation import access_generation, access_generation_key
 from viewer.models import Instance, Series, Study
 from viewer.selectors import studies_visible_to
 
@@ -45,7 +45,7 @@ def may_see_study(request: HttpRequest, study_id: int) -> bool:
     PostgreSQL once, not 300 times; a no is never remembered (each refusal is audited).
     A yes is stored with the user's access generation and counts only while it is current:
     a change of the user's hospital, role or active flag, or a logout, ends it at once
-    (consult.revocation)."""
+    (core.revocation)."""
     user: Any = request.user
     key, generation_key = may_see_key(user.pk, study_id), access_generation_key(user.pk)
     found = cache.get_many([key, generation_key])

@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 class ViewerConfig(AppConfig):
     name = "viewer"
     verbose_name = _("Imaging")
+    backup_key_models = ("Study", "Instance")  # see core.backup.key_models
 
     def ready(self) -> None:
         from django.contrib.auth import get_user_model

@@ -70,7 +70,7 @@ def get_study_for(request: Any, uid: str) -> Study:
     """A study by UID if the user may see it; else a denied audit row and 404."""
     from django.http import Http404
 
-    from consult.audit import audit_denied
+    from core.audit import audit_denied
 
     study = studies_visible_to(request.user).filter(study_instance_uid=uid).first()
     if study is None:

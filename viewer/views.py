@@ -18,9 +18,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 from pydicom.uid import generate_uid
 
-from consult.audit import Action, audit_denied, audit_record
 from consult.models import Patient, PatientIdentifier, Role
 from consult.selectors import get_patient_for, get_visible_or_404, patients_visible_to
+from core.audit import Action, audit_denied, audit_record
 from pedslink.proxy import absolute_url
 from viewer import storage
 from viewer.forms import (

@@ -1,4 +1,3 @@
-from consult.models.audit import AppendOnlyError, AuditEvent
 from consult.models.consultations import (
     ACTIONS,
     OPEN_STATUSES,
@@ -24,7 +23,6 @@ from consult.models.directory import (
     User,
     localized,
 )
-from consult.models.notifications import Notification
 from consult.models.patients import (
     MAX_WEIGHT_KG,
     MIN_WEIGHT_KG,
@@ -54,7 +52,6 @@ __all__ = [
     "DEFAULT_POLICIES",
     "Message",
     "MessageReceipt",
-    "Notification",
     "PortalShare",
     "SHARE_ACTIONS",
     "ShareActor",
@@ -66,8 +63,6 @@ __all__ = [
     "SmsDevice",
     "Status",
     "TransferUrgency",
-    "AppendOnlyError",
-    "AuditEvent",
     "AllergyStatus",
     "Department",
     "Guardian",

@@ -5,7 +5,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from consult.models.directory import Subspecialty
-from consult.transitions import Rule, from_states
+from core.transitions import Rule, from_states
 
 
 class Priority(models.TextChoices):

@@ -10,7 +10,7 @@ from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 
 from consult.models.reports import Report
-from consult.transitions import Rule, from_states
+from core.transitions import Rule, from_states
 
 
 class ShareState(models.TextChoices):

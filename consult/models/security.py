@@ -31,7 +31,7 @@ class SecurityPolicy(models.Model):
 
 class SmsDevice(SideChannelDevice):
     """The fallback second factor: a one-time code sent to the user's mobile number through
-    the SMS backend (consult.sms). The number is read from the user at sending time."""
+    the SMS backend (core.sms). The number is read from the user at sending time."""
 
     class Meta:
         verbose_name = _("SMS code device")

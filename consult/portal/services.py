@@ -27,7 +27,6 @@ from django.urls import reverse
 from django.utils.timezone import now
 from django.utils.translation import gettext as _
 
-from consult.audit import SYSTEM, Action, AuditContext, Outcome, audit_record
 from consult.models import (
     SHARE_ACTIONS,
     Guardian,
@@ -37,10 +36,11 @@ from consult.models import (
     ShareState,
     User,
 )
-from consult.notify import alliance_language, notification_sms_create
 from consult.portal import limits as portal_limits
 from consult.portal.selectors import may_manage_shares
-from consult.transitions import ActorNotAllowed, Rule, TransitionNotAllowed, action_check
+from core.audit import SYSTEM, Action, AuditContext, Outcome, audit_record
+from core.notify import alliance_language, notification_sms_create
+from core.transitions import ActorNotAllowed, Rule, TransitionNotAllowed, action_check
 from pedslink.proxy import absolute_url
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")

@@ -6,8 +6,8 @@ from django import template
 from django.utils.timezone import now
 
 from consult.ages import pediatric_age
-from consult.notify import unread_count
 from consult.sla_sweep import time_left_text
+from core.notify import unread_count
 
 register = template.Library()
 

@@ -49,13 +49,3 @@ def in_review(assigned, on_call_specialist):
     consultation_accept(consultation=assigned, user=on_call_specialist)
     assigned.refresh_from_db()
     return assigned
-
-
-@pytest.fixture
-def english(settings):
-    """Messages in English, for tests that match refusal texts (the default is Chinese)."""
-    from django.utils import translation
-
-    settings.LANGUAGE_CODE = "en"
-    with translation.override("en"):
-        yield

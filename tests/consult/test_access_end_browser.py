@@ -3,8 +3,8 @@
 
 import pytest
 
-from consult.audit import SYSTEM
 from consult.services import user_save
+from core.audit import SYSTEM
 from tests.browser import browser_login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

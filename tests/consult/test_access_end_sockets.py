@@ -1,4 +1,4 @@
-"""Open websockets close when their user's access ends (consult.revocation): a deactivation or
+"""Open websockets close when their user's access ends (core.revocation): a deactivation or
 a logout closes them with 4401 and nothing more is pushed to them; a move to another hospital
 closes them with 4403, and the page's reconnection is checked afresh."""
 
@@ -8,8 +8,8 @@ from channels.testing.websocket import WebsocketCommunicator
 from django.test import Client
 from django.urls import reverse
 
-from consult.audit import SYSTEM
 from consult.services import user_save
+from core.audit import SYSTEM
 from pedslink.asgi import application
 from tests.consult.test_websockets import _socket, run
 

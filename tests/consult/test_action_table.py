@@ -7,19 +7,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from consult.audit import Action
-from consult.models import (
-    ACTIONS,
-    AuditEvent,
-    Consultation,
-    ConsultationAssignment,
-    Notification,
-    Report,
-    Status,
-)
+from consult.models import ACTIONS, Consultation, ConsultationAssignment, Report, Status
 from consult.reporting import report_amend, report_save, report_sign
 from consult.selectors import consultations_visible_to
-from consult.transitions import ActorNotAllowed, TransitionNotAllowed, refused_pairs
 from consult.workflow import (
     consultation_accept,
     consultation_cancel,
@@ -30,6 +20,9 @@ from consult.workflow import (
     consultation_update,
     message_post,
 )
+from core.audit import Action
+from core.models import AuditEvent, Notification
+from core.transitions import ActorNotAllowed, TransitionNotAllowed, refused_pairs
 from tests.factories import PASSWORD, ConsultationFactory, StudyFactory
 from tests.side_effects import side_effects
 

@@ -3,7 +3,8 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from consult.models import AuditEvent, Patient, User
+from consult.models import Patient, User
+from core.models import AuditEvent
 from tests.factories import PatientFactory
 
 

@@ -6,7 +6,8 @@ from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
 
-from consult.models import AuditEvent, Role
+from consult.models import Role
+from core.models import AuditEvent
 from tests.factories import UserFactory
 from tests.second_factor import authenticator_for, current_code
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from consult.models import AuditEvent, Status
+from consult.models import Status
+from core.models import AuditEvent
 from tests.factories import ConsultationFactory, StudyFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]

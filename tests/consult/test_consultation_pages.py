@@ -4,7 +4,8 @@ bad input with its message, constant query counts on the lists."""
 import pytest
 from django.urls import reverse
 
-from consult.models import AuditEvent, Consultation, Status
+from consult.models import Consultation, Status
+from core.models import AuditEvent
 from tests.factories import ConsultationFactory, StudyFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]

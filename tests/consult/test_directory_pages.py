@@ -4,7 +4,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from consult.models import AuditEvent, Department, Hospital, OnCallShift, Role, User
+from consult.models import Department, Hospital, OnCallShift, Role, User
+from core.models import AuditEvent
 from tests.factories import HospitalFactory, OnCallShiftFactory, UserFactory
 
 

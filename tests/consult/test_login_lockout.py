@@ -4,7 +4,7 @@ admin sees the lock and lifts it (audited)."""
 import pytest
 from django.urls import reverse
 
-from consult.models import AuditEvent
+from core.models import AuditEvent
 
 LOCKOUT_ZH = "登录失败次数过多"
 

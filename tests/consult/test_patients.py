@@ -5,9 +5,10 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from consult.models import AuditEvent, Guardian, Patient
+from consult.models import Guardian, Patient
 from consult.selectors import patients_visible_to
 from consult.services import national_id_hash
+from core.models import AuditEvent
 from tests.factories import PatientFactory
 
 

@@ -6,9 +6,10 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from consult.models import Consultation, ConsultationEvent, Notification, SlaPolicy, Status
+from consult.models import Consultation, ConsultationEvent, SlaPolicy, Status
 from consult.sla_sweep import sla_policy_update, sla_sweep
 from consult.workflow import consultation_request_info, message_post
+from core.models import Notification
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 K = ConsultationEvent.Kind

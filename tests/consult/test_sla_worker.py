@@ -9,10 +9,11 @@ import time
 
 import pytest
 
-from consult.models import ConsultationAssignment, ConsultationEvent, Notification, Subspecialty
+from consult.models import ConsultationAssignment, ConsultationEvent, Subspecialty
 from consult.sla_sweep import sla_policy_update
-from consult.sms import read_sms_file_outbox
 from consult.workflow import consultation_submit
+from core.models import Notification
+from core.sms import read_sms_file_outbox
 from tests.factories import ConsultationFactory, UserFactory, on_call
 from tests.processes import (
     celery_beat,
@@ -42,7 +43,7 @@ def stack(tmp_path, settings):
         REDIS_URL=f"redis://127.0.0.1:{port}/0",
         SLA_SWEEP_SECONDS="1",
         NOTIFICATION_SWEEP_SECONDS="2",
-        SMS_BACKEND="consult.sms.FileSmsBackend",
+        SMS_BACKEND="core.sms.FileSmsBackend",
         SMS_FILE_PATH=str(sms_dir),
         EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend",
     )
@@ -87,7 +88,7 @@ def case(county_doctor, child, specialist, coordinator, expert_center, monkeypat
     for priority in ("routine", "urgent"):
         sla_policy_update(user=coordinator, priority=priority, **POLICY)
     # Delivery is queued by the worker's sweep, not by this process's broker connection.
-    monkeypatch.setattr("consult.notify._queue", lambda task, ids: None)
+    monkeypatch.setattr("core.notify._queue", lambda task, ids: None)
     return ConsultationFactory(
         patient=child, hospital=child.home_hospital, requested_by=county_doctor
     )

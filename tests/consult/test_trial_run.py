@@ -8,7 +8,7 @@ import sys
 import pytest
 from django.core import mail
 
-from consult.notify import notification_create, notification_deliver
+from core.notify import notification_create, notification_deliver
 from tests.processes import ROOT
 
 OLD_REPOSITORY_KEY = "dev-only-insecure-secret-key-change-me-0123456789abcdefghijklmnop"

@@ -11,9 +11,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from consult.models import AuditEvent, Report
-from consult.sms import LocmemSmsBackend
+from consult.models import Report
 from consult.two_factor import ENROL_DEVICE_KEY, backup_codes_new
+from core.models import AuditEvent
+from core.sms import LocmemSmsBackend
 from pedslink.asgi import application
 from tests.second_factor import authenticator_for, current_code, second_factor_passed
 
@@ -109,7 +110,7 @@ def test_a_backup_code_works_once(client, specialist, password):
 
 
 def test_sms_fallback_sends_a_code_that_works_once(client, specialist, password, settings):
-    settings.SMS_BACKEND = "consult.sms.LocmemSmsBackend"  # the gateway, kept in memory
+    settings.SMS_BACKEND = "core.sms.LocmemSmsBackend"  # the gateway, kept in memory
     LocmemSmsBackend.outbox = []
     specialist.mobile = "13800001234"
     specialist.save()

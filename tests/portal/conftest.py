@@ -4,9 +4,9 @@ import re
 
 import pytest
 
-from consult.audit import SYSTEM
-from consult.models import Notification
 from consult.portal.services import portal_share_create
+from core.audit import SYSTEM
+from core.models import Notification
 from tests.factories import GuardianFactory, SignedReportFactory
 
 LINK_RE = re.compile(r"/p/([A-Za-z0-9_-]{32})")

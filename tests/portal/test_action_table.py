@@ -12,8 +12,7 @@ import pytest
 from django.test import RequestFactory
 from django.utils import timezone
 
-from consult.audit import SYSTEM, AuditContext
-from consult.models import SHARE_ACTIONS, AuditEvent, PortalShare, Report, ShareState
+from consult.models import SHARE_ACTIONS, PortalShare, Report, ShareState
 from consult.portal.services import (
     portal_check_birth_date,
     portal_check_code,
@@ -22,7 +21,9 @@ from consult.portal.services import (
     portal_share_create,
     portal_token_revoke,
 )
-from consult.transitions import ActorNotAllowed, TransitionNotAllowed, refused_pairs
+from core.audit import SYSTEM, AuditContext
+from core.models import AuditEvent
+from core.transitions import ActorNotAllowed, TransitionNotAllowed, refused_pairs
 from tests.factories import SignedReportFactory
 from tests.portal.conftest import signed_portal_cookie
 from tests.side_effects import side_effects

@@ -1,9 +1,9 @@
 """X-Real-IP and X-Forwarded-* are believed only from TRUSTED_PROXIES: any other client gets
 its own address in the audit trail and cannot escape the portal's per-address limit."""
 
-from consult.audit import SYSTEM
-from consult.models import AuditEvent
 from consult.portal.services import portal_share_create
+from core.audit import SYSTEM
+from core.models import AuditEvent
 from tests.portal.conftest import link_token, post
 
 WRONG_DOB = {"action": "dob", "birth_date": "2020-01-01"}

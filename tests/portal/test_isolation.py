@@ -2,9 +2,9 @@
 
 import datetime as dt
 
-from consult.audit import SYSTEM
-from consult.models import AuditEvent
 from consult.portal.services import portal_share_create
+from core.audit import SYSTEM
+from core.models import AuditEvent
 from tests.factories import GuardianFactory, PatientFactory, SeriesFactory, SignedReportFactory
 from tests.portal.conftest import link_token, post
 

@@ -5,9 +5,9 @@ import time
 
 import pytest
 
-from consult.audit import SYSTEM
 from consult.portal.services import portal_share_create
-from consult.sms import read_sms_file_outbox
+from core.audit import SYSTEM
+from core.sms import read_sms_file_outbox
 from tests.factories import SeriesFactory, store_dataset
 from tests.viewer.dicom_data import ct_slice
 
@@ -22,7 +22,7 @@ PAGE_WEIGHT_LIMIT = 200 * 1024
 def sms_folder(settings, tmp_path):
     from pedslink.celery import app
 
-    settings.SMS_BACKEND = "consult.sms.FileSmsBackend"
+    settings.SMS_BACKEND = "core.sms.FileSmsBackend"
     settings.SMS_FILE_PATH = str(tmp_path / "sms")
     settings.MEDIA_ROOT = tmp_path / "media"
     # Outbox rows are delivered as soon as they commit, as a worker would.

@@ -2,9 +2,10 @@
 
 import pytest
 
-from consult.audit import SYSTEM
-from consult.models import Notification, PortalShare, Report
+from consult.models import PortalShare, Report
 from consult.portal.services import PortalError, portal_share_create
+from core.audit import SYSTEM
+from core.models import Notification
 from tests.factories import GuardianFactory
 from tests.portal.conftest import link_token, post, sms_code
 

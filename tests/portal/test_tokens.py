@@ -5,10 +5,11 @@ import datetime as dt
 import time_machine
 from django.utils.timezone import now
 
-from consult.audit import SYSTEM
-from consult.models import Notification, PortalShare
-from consult.notify import notification_deliver
+from consult.models import PortalShare
 from consult.portal.services import portal_token_revoke, token_hash
+from core.audit import SYSTEM
+from core.models import Notification
+from core.notify import notification_deliver
 from tests.portal.conftest import link_token
 
 
@@ -32,7 +33,7 @@ def test_token_has_128_bits_or_more_and_only_its_hash_is_stored(share_link):
 
 
 def test_link_and_code_are_scrubbed_from_the_outbox_once_sent(share_link, mother, settings):
-    settings.SMS_BACKEND = "consult.sms.LocmemSmsBackend"
+    settings.SMS_BACKEND = "core.sms.LocmemSmsBackend"
     share, token = share_link
     row = Notification.objects.get(kind="portal_link", address=mother.mobile)
     assert notification_deliver(notification_id=row.pk)

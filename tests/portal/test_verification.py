@@ -7,9 +7,9 @@ import sys
 import time_machine
 from django.utils.timezone import now
 
-from consult.audit import SYSTEM
-from consult.models import Notification
 from consult.portal.services import portal_share_create
+from core.audit import SYSTEM
+from core.models import Notification
 from tests.portal.conftest import link_token, post, signed_portal_cookie, sms_code
 from tests.processes import ROOT, subprocess_env
 

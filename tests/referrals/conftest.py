@@ -5,8 +5,8 @@ recommends a transfer."""
 import pytest
 from django.utils import timezone
 
-from consult.audit import SYSTEM
 from consult.models import Report, Role, Status, TransferUrgency
+from core.audit import SYSTEM
 from tests.factories import (
     ConsultationFactory,
     DepartmentFactory,

@@ -9,9 +9,9 @@ import time_machine
 from django.urls import reverse
 from django.utils import timezone
 
-from consult.audit import SYSTEM
-from consult.models import AuditEvent
 from consult.selectors import patients_visible_to
+from core.audit import SYSTEM
+from core.models import AuditEvent
 from referrals.selectors import referrals_visible_to
 from referrals.services import referral_arrive, referral_complete
 from tests.factories import StudyFactory, UserFactory

@@ -7,9 +7,9 @@ import html
 import pytest
 from django.utils import timezone
 
-from consult.audit import SYSTEM, Action
-from consult.models import AuditEvent
-from consult.transitions import ActorNotAllowed, TransitionNotAllowed, refused_pairs
+from core.audit import SYSTEM, Action
+from core.models import AuditEvent
+from core.transitions import ActorNotAllowed, TransitionNotAllowed, refused_pairs
 from referrals.models import ACTIONS, Referral, Status, Transport
 from referrals.services import (
     referral_accept,

@@ -5,8 +5,8 @@ address; the system's empty context when a service is called directly)."""
 import pytest
 from django.urls import reverse
 
-from consult.audit import SYSTEM, Action, AuditContext
-from consult.models import AuditEvent
+from core.audit import SYSTEM, Action, AuditContext
+from core.models import AuditEvent
 from referrals.models import Status
 from referrals.services import ReferralError, referral_accept, referral_cancel
 

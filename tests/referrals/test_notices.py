@@ -10,10 +10,10 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 from pypdf import PdfReader
 
-from consult.audit import SYSTEM
-from consult.models import Notification
-from consult.notify import notifications_resend_due
-from consult.sms import read_sms_file_outbox
+from core.audit import SYSTEM
+from core.models import Notification
+from core.notify import notifications_resend_due
+from core.sms import read_sms_file_outbox
 from referrals.selectors import (
     referral_declines_by_reason,
     referral_time_to_acceptance,
@@ -35,7 +35,7 @@ pytestmark = [pytest.mark.django_db]
 
 @pytest.fixture
 def sms_dir(settings, tmp_path):
-    settings.SMS_BACKEND = "consult.sms.FileSmsBackend"
+    settings.SMS_BACKEND = "core.sms.FileSmsBackend"
     settings.SMS_FILE_PATH = str(tmp_path / "sms")
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     return tmp_path / "sms"

@@ -7,8 +7,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from consult.audit import SYSTEM
-from consult.models import AuditEvent
+from core.audit import SYSTEM
+from core.models import AuditEvent
 from referrals.models import Referral, Status
 from tests.factories import ReferralFactory
 

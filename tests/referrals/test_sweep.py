@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from consult.audit import SYSTEM
+from core.audit import SYSTEM
 from referrals.deadlines import referral_sweep
 from referrals.models import ReferralEvent, Status
 from referrals.services import (
@@ -107,7 +107,7 @@ def test_a_redirected_referral_gets_a_fresh_acceptance_phase(
 
 
 def test_a_sweep_that_fails_pushes_the_row_back(emergency, start, monkeypatch):
-    from consult.deadline_sweep import RETRY_AFTER
+    from core.deadline_sweep import RETRY_AFTER
     from referrals import notices
 
     def boom(*args, **kwargs):

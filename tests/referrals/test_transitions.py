@@ -5,8 +5,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from consult.audit import SYSTEM
-from consult.models import Notification, TransferUrgency
+from consult.models import TransferUrgency
+from core.audit import SYSTEM
+from core.models import Notification
 from referrals.models import TRANSITIONS, DeclineReason, Referral, ReferralEvent, Status, Transport
 from referrals.services import (
     ReferralError,

@@ -1,5 +1,5 @@
 """A change of a user's hospital or role ends their remembered "may see this study" answers at
-once (consult.revocation), in Django and for the signed frame links answered in front of it:
+once (core.revocation), in Django and for the signed frame links answered in front of it:
 no waiting out VIEWER_ACCESS_CACHE_SECONDS or VIEWER_GRANT_SECONDS, so no time travel in
 these tests either."""
 
@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from consult.audit import SYSTEM
 from consult.models import Role
 from consult.services import user_save
+from core.audit import SYSTEM
 from tests.viewer.rendering.test_frame_links import cached, frame_url, get, links, session_cookie
 
 

@@ -5,7 +5,7 @@ import io
 import pytest
 from django.urls import reverse
 
-from consult.models import AuditEvent
+from core.models import AuditEvent
 from tests.factories import DicomNodeFactory, PatientFactory
 from tests.viewer.dicom_builders import make_file
 from viewer.ingest.services import instance_ingest

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from consult.models import AuditEvent
+from core.models import AuditEvent
 from tests.factories import SeriesFactory, StudyFactory, WeightFactory, store_dataset
 from tests.viewer.dicom_data import ct_slice
 from viewer.manifest import expand

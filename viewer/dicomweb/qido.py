@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from consult.audit import Action, audit_record
+from core.audit import Action, audit_record
 from pedslink.proxy import absolute_url
 from viewer.dicomweb import qido_fields
 from viewer.dicomweb.common import DICOM_JSON, _path

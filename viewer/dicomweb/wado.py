@@ -14,7 +14,7 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from pydicom.uid import UID
 
-from consult.audit import Action, audit_denied, audit_record
+from core.audit import Action, audit_denied, audit_record
 from pedslink.proxy import absolute_url
 from viewer import storage
 from viewer.dicomweb import multipart, transcode

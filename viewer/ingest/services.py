@@ -18,8 +18,8 @@ from django.db.models import F
 from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 
-from consult.audit import Action, audit_record
 from consult.models import Hospital, Patient, PatientIdentifier, Role, User
+from core.audit import Action, audit_record
 from viewer import storage
 from viewer.ingest import reader as ingest
 from viewer.ingest.reader import Header, IngestError, Limits

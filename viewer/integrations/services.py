@@ -12,8 +12,8 @@ from django.db import transaction
 from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 
-from consult.audit import Action, audit_record
 from consult.models import Hospital, Role, User
+from core.audit import Action, audit_record
 from pedslink.redis_client import shared_redis
 from viewer.models import DicomNode, IntegrationToken
 

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from consult.audit import Action, audit_record
+from core.audit import Action, audit_record
 from viewer.manifest import can_save_measurements
 from viewer.measurements import measure
 from viewer.models import Instance, Measurement

@@ -5,7 +5,7 @@ Opening a study (the viewer page, or a prior's manifest) is where Django checks 
 may see it and writes the study-view audit row. The page then receives a *grant* for that
 study: a token signed with Django's own signing (`django.core.signing`, salted), naming the
 study, the user, a digest of the session it was issued to and the user's access generation
-(`consult.revocation`), and each cached instance's *key*: its id and content version with a
+(`core.revocation`), and each cached instance's *key*: its id and content version with a
 MAC over the study id, so a grant for one study opens no other study's frames. Frame links
 are `/frames/<grant>/<key>/<frame>.jpg` (the default rendering, as the render worker caches
 it) and `.u16` (the 16-bit form the viewer windows).
@@ -39,8 +39,8 @@ from django.core.files.storage import FileSystemStorage, default_storage
 from django.http.cookie import parse_cookie
 from django.utils.crypto import salted_hmac
 
-from consult.realtime import session_digest
-from consult.revocation import access_generation, access_generation_key
+from core.realtime import session_digest
+from core.revocation import access_generation, access_generation_key
 from pedslink.headers import response_headers
 from viewer.rendering import cache as render_cache
 from viewer.rendering.render import RenderOptions

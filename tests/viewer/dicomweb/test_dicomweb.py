@@ -7,7 +7,7 @@ from dicomweb_client.api import DICOMwebClient
 from pydicom.data import get_testdata_file
 from pydicom.uid import generate_uid
 
-from consult.models import AuditEvent
+from core.models import AuditEvent
 from tests.factories import PatientFactory
 from tests.viewer.dicom_builders import make_dataset
 from viewer.integrations.services import integration_token_create, integration_token_revoke

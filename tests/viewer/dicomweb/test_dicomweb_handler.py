@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from consult.models import AuditEvent
+from core.models import AuditEvent
 from tests.viewer.dicom_builders import make_dataset, make_file, to_bytes
 from tests.viewer.ingest.test_ingest_batching import stow_body
 from tests.viewer.rendering.test_frame_links import session_cookie

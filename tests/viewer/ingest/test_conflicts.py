@@ -8,7 +8,8 @@ import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
-from consult.models import AuditEvent, PatientIdentifier
+from consult.models import PatientIdentifier
+from core.models import AuditEvent
 from tests.browser import browser_login
 from tests.factories import UserFactory
 from tests.viewer.dicom_builders import make_dataset, to_bytes

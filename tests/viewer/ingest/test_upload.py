@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from consult.models import AuditEvent
+from core.models import AuditEvent
 from tests.viewer.dicom_builders import make_dataset, make_file, to_bytes
 from viewer.models import Instance, Source, Study
 from viewer.storage import hash_zeroed

@@ -2,7 +2,7 @@
 
 import pytest
 
-from consult.models import AuditEvent
+from core.models import AuditEvent
 from tests.factories import SeriesFactory, StudyFactory, store_dataset
 from tests.viewer.dicom_data import ct_slice
 from viewer.measurements import measure

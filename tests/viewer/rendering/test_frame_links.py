@@ -21,7 +21,7 @@ import pytest
 from django.core import signing
 from django.test import Client
 
-from consult.models import AuditEvent
+from core.models import AuditEvent
 from tests.factories import PatientFactory, SeriesFactory, StudyFactory, store_dataset
 from tests.viewer.dicom_data import ct_slice
 from viewer.rendering import cache as render_cache

@@ -9,7 +9,7 @@ from PIL import Image
 from pydicom.encaps import encapsulate
 from pydicom.uid import generate_uid
 
-from consult.models import AuditEvent
+from core.models import AuditEvent
 from tests.factories import SeriesFactory, StudyFactory, store_dataset
 from tests.viewer.dicom_data import ct_slice, rgb_photo, us_multiframe
 from viewer.integrations.services import integration_token_create

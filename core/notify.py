@@ -29,12 +29,16 @@ from django.db.models import Q
 from django.utils import translation
 from django.utils.timezone import now
 
-from consult.models import Notification, User
-from consult.realtime import push_after_commit, user_group
-from consult.sms import SmsMessage, get_sms_backend
+from core.models import Notification
+from core.realtime import push_after_commit, user_group
+from core.sms import SmsMessage, get_sms_backend
 from pedslink.proxy import absolute_url
 
 logger = logging.getLogger(__name__)
+
+# settings.AUTH_USER_MODEL (with `email` and `mobile`); the base layer does not import the app
+# that defines it.
+User = Any
 
 Channel = Notification.Channel
 State = Notification.State
@@ -130,7 +134,8 @@ def _after_commit(rows: list[Notification]) -> None:
         push_after_commit(user_group(user_id), "bell")
     to_send = [r.pk for r in rows if r.channel != Channel.IN_APP]
     if to_send:
-        from consult.tasks import deliver_notifications
+        # core.tasks imports this module (a task calls the service); the task is looked up here.
+        from core.tasks import deliver_notifications
 
         transaction.on_commit(lambda: _queue(deliver_notifications, to_send))
 

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 
-from consult.backup import BackupError, backup_restore, patient_id_key_check
+from core.backup import BackupError, backup_restore, patient_id_key_check
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ user's hospital, role, department, subspecialties, password or active flag, and 
 a new generation, so every answer remembered before is dead at once, in every process. A lost
 generation (expired, evicted) is drawn afresh the same way, so it can never revive old answers.
 
-Sockets: every consumer joins the user's access group (`consult.realtime.access_group`); the
+Sockets: every consumer joins the user's access group (`core.realtime.access_group`); the
 same change closes them after commit, a logout only those of the session that ended.
 """
 
@@ -24,7 +24,7 @@ from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from consult.realtime import close_sockets_after_commit, session_digest
+from core.realtime import close_sockets_after_commit, session_digest
 
 CLOSE_SIGNED_OUT = 4401  # the session or the account ended: the page stops listening
 CLOSE_ACCESS_CHANGED = 4403  # still signed in, other rights: the page reconnects and is re-checked

@@ -57,19 +57,10 @@ CHUNK = 1024 * 1024
 # Where viewer.rendering.cache keeps its renderings (its PREFIX; the base layer does not import
 # the viewer, a test checks the two agree).
 RENDER_CACHE_PREFIX = "render-cache"
-# A database holding any of these rows is not "empty": restore refuses it. (A freshly migrated
-# database has rows elsewhere: content types, permissions, the default SLA policies.)
-KEY_MODELS = (
-    "consult.Hospital",
-    "consult.User",
-    "consult.Patient",
-    "consult.Consultation",
-    "consult.Report",
-    "consult.AuditEvent",
-    "viewer.Study",
-    "viewer.Instance",
-    "referrals.Referral",
-)
+# A database holding rows of any app's `backup_key_models` (an AppConfig attribute: names of
+# that app's models) is not "empty": restore refuses it. (A freshly migrated database has rows
+# elsewhere: content types, permissions, the default SLA policies.) The apps declare them so
+# that the base layer names no feature's models.
 # libpq connection keywords Django's OPTIONS may carry (the rest are Django's own).
 LIBPQ_OPTIONS = {
     "sslmode",
@@ -555,15 +546,21 @@ def _database_readable(folder: Path, manifest: dict[str, Any]) -> list[str]:
 # Restore
 
 
+def key_models() -> list[type[models.Model]]:
+    """The models whose rows make a database "not empty", as the apps declare them."""
+    found = []
+    for config in apps.get_app_configs():
+        for name in getattr(config, "backup_key_models", ()):
+            with contextlib.suppress(LookupError):
+                found.append(config.get_model(name))
+    return found
+
+
 def database_is_empty() -> tuple[bool, dict[str, int]]:
     """Whether the target database holds no PedsLink data (rows of the key tables)."""
     existing = set(connection.introspection.table_names())
     found = {}
-    for label in KEY_MODELS:
-        try:
-            model = apps.get_model(label)
-        except LookupError:
-            continue
+    for model in key_models():
         if model._meta.db_table in existing and model._base_manager.exists():
             found[model._meta.db_table] = model._base_manager.count()
     return not found, found

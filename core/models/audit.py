@@ -75,6 +75,7 @@ class AuditEvent(models.Model):
     objects = AuditQuerySet.as_manager()
 
     class Meta:
+        db_table = "consult_auditevent"  # the table it had in `consult` (moved, not copied)
         ordering = ["-at", "-id"]
         indexes = [
             models.Index(fields=["patient", "at"]),

@@ -15,9 +15,9 @@ from django.core.mail.backends.locmem import EmailBackend
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from consult.models import Notification
-from consult.notify import notification_deliver, notifications_resend_due
-from consult.sms import read_sms_file_outbox
+from core.models import Notification
+from core.notify import notification_deliver, notifications_resend_due
+from core.sms import read_sms_file_outbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,7 +82,7 @@ def gateway(settings):
     server = FakeGateway()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    settings.SMS_BACKEND = "consult.sms.HttpSmsBackend"
+    settings.SMS_BACKEND = "core.sms.HttpSmsBackend"
     settings.SMS_HTTP_URL = server.url
     yield server
     server.shutdown()
@@ -136,7 +136,7 @@ class CutAfterFirstEmail(EmailBackend):
 
 
 def test_an_email_resent_after_a_database_cut_carries_the_same_message_id(settings, specialist):
-    settings.EMAIL_BACKEND = "tests.consult.test_notification_keys.CutAfterFirstEmail"
+    settings.EMAIL_BACKEND = "tests.core.test_notification_keys.CutAfterFirstEmail"
     mail.outbox = []
     row = _row("email", specialist.email)
     _deliver_with_a_database_cut_then_sweep(row)
@@ -152,7 +152,7 @@ def test_an_email_resent_after_a_database_cut_carries_the_same_message_id(settin
 
 
 def test_every_row_has_its_own_key_and_the_file_backend_records_it(settings, tmp_path):
-    settings.SMS_BACKEND = "consult.sms.FileSmsBackend"
+    settings.SMS_BACKEND = "core.sms.FileSmsBackend"
     settings.SMS_FILE_PATH = str(tmp_path)
     first, second = _row("sms", "13900000003"), _row("sms", "13900000004")
     assert first.idempotency_key != second.idempotency_key

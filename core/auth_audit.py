@@ -6,7 +6,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from consult.audit import Action, Outcome, audit_record
+from core.audit import Action, Outcome, audit_record
 
 
 @receiver(user_logged_in)

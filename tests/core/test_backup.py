@@ -19,12 +19,13 @@ from django.utils import translation
 from pydicom.data import get_testdata_file
 from pypdf import PdfReader
 
-from consult import backup
-from consult.audit import audit_record
-from consult.models import AuditEvent, Report
+from consult.models import Report
 from consult.report_pdf import report_pdf
 from consult.reporting import report_save, report_sign
 from consult.workflow import attachment_add
+from core import backup
+from core.audit import audit_record
+from core.models import AuditEvent
 from tests.factories import PASSWORD
 from tests.processes import ROOT, VENV_BIN, subprocess_env
 from viewer import storage
@@ -325,8 +326,8 @@ SQLITE_POPULATE = """
 import io
 from django.core.management import call_command
 from pydicom.data import get_testdata_file
-from consult.audit import audit_record
-from consult.models import AuditEvent
+from core.audit import audit_record
+from core.models import AuditEvent
 from tests.factories import HospitalFactory, PatientFactory, UserFactory
 from viewer.models import Source
 from viewer.ingest.services import Sender, instance_ingest
@@ -345,7 +346,7 @@ call_command("backup", "--output", OUTPUT)
 SQLITE_CHECK = """
 import hashlib, json
 from django.core.files.storage import default_storage
-from consult.models import AuditEvent
+from core.models import AuditEvent
 from viewer.models import Instance
 
 i = Instance.objects.get()

@@ -1,4 +1,4 @@
-"""The broker transport survives a Redis restart (pedslink/broker.py).
+"""The broker transport survives a Redis restart (core/broker.py).
 
 What stopped workers after a Redis restart: the consumer collects its lost connection,
 then closes it; a channel that also consumes a fanout queue (the worker's remote-control
@@ -18,7 +18,7 @@ from pedslink.celery import app
 
 def test_the_worker_uses_our_broker_transport():
     with app.connection_for_read() as connection:
-        assert type(connection.transport).__module__ == "pedslink.broker"
+        assert type(connection.transport).__module__ == "core.broker"
 
 
 def test_lost_redis_is_a_connection_error_the_worker_recovers_from(private_redis, caplog):

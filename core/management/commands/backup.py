@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from consult.backup import BackupError, backup_create, backup_dir, backup_verify, backups_prune
+from core.backup import BackupError, backup_create, backup_dir, backup_verify, backups_prune
 
 
 class Command(BaseCommand):

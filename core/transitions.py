@@ -5,7 +5,7 @@ model. Its services call `action_check` before they write anything, so an action
 does not give (from this state, or to this person) changes nothing: no status, no event row,
 no notification, no audit row of a change. Pages and the API answer the refusal with its
 reason: 409 for the state, 403 for the person (`TransitionNotAllowed.http_status`; see
-`consult/refusals.py`).
+`core/refusals.py`).
 
 Pure: no ORM, no request; the workflows' services say who the user is for the object.
 """

@@ -8,22 +8,22 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
-from consult.models import Notification
-from consult.notify import (
+from core.models import Notification
+from core.notify import (
     MAX_ATTEMPTS,
     notification_create,
     notification_deliver,
     notification_sms_create,
     notifications_resend_due,
 )
-from consult.sms import read_sms_file_outbox
+from core.sms import read_sms_file_outbox
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 
 
 @pytest.fixture
 def file_sms(settings, tmp_path):
-    settings.SMS_BACKEND = "consult.sms.FileSmsBackend"
+    settings.SMS_BACKEND = "core.sms.FileSmsBackend"
     settings.SMS_FILE_PATH = str(tmp_path / "sms")
     return tmp_path / "sms"
 
@@ -60,7 +60,7 @@ def test_delivery_sends_email_and_sms_once(specialist, file_sms):
 
 
 def test_failures_back_off_then_give_up(specialist, settings):
-    settings.EMAIL_BACKEND = "tests.consult.test_notifications.BrokenBackend"
+    settings.EMAIL_BACKEND = "tests.core.test_notifications.BrokenBackend"
     row = next(r for r in _notice(specialist) if r.channel == "email")
     with time_machine.travel(timezone.now(), tick=False) as clock:
         for attempt in range(1, MAX_ATTEMPTS + 1):

@@ -49,6 +49,7 @@ class Notification(models.Model):
     idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
 
     class Meta:
+        db_table = "consult_notification"  # the table it had in `consult` (moved, not copied)
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(

@@ -8,7 +8,7 @@ from typing import Any
 from django.db import models
 from django.http import HttpRequest
 
-from consult.models import AuditEvent, Patient
+from core.models import AuditEvent
 from pedslink.proxy import client_address
 
 Action = AuditEvent.Action
@@ -43,6 +43,12 @@ class AuditContext:
 SYSTEM = AuditContext()  # a change made by the system itself (sweeps, tasks)
 
 
+def _patient_model() -> type[models.Model]:
+    # The child an audit row names is whatever its `patient` key points to: the base layer
+    # learns the model from the field instead of importing the app that defines it.
+    return AuditEvent._meta.get_field("patient").related_model  # type: ignore[return-value]
+
+
 def audit_record(
     *,
     action: str,
@@ -52,7 +58,7 @@ def audit_record(
     obj: models.Model | None = None,
     object_type: str = "",
     object_id: str = "",
-    patient: Patient | None = None,
+    patient: models.Model | None = None,
     outcome: str = Outcome.SUCCESS,
     reason: str = "",
     portal_token_id: str = "",
@@ -67,7 +73,7 @@ def audit_record(
     if obj is not None:
         object_type = object_type or obj._meta.model_name or ""
         object_id = object_id or str(obj.pk)
-        if patient is None and isinstance(obj, Patient):
+        if patient is None and isinstance(obj, _patient_model()):
             patient = obj
     if context is None:
         context = AuditContext.from_request(request)

@@ -1,4 +1,4 @@
-"""How pages and the API answer an action the workflow table refuses (consult/transitions.py).
+"""How pages and the API answer an action the workflow table refuses (core/transitions.py).
 
 The page is rendered with the reason and a way back, with 409 (the state) or 403 (the
 person); the API answers `{"detail": reason}` with the same status. Nothing was written
@@ -13,8 +13,8 @@ from django.db import models
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from consult.audit import Action, Outcome, audit_record
-from consult.transitions import TransitionNotAllowed
+from core.audit import Action, Outcome, audit_record
+from core.transitions import TransitionNotAllowed
 
 
 def refused_audit(

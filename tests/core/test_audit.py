@@ -5,8 +5,8 @@ from django.db import DatabaseError, connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from consult.audit import audit_record
-from consult.models import AppendOnlyError, AuditEvent
+from core.audit import audit_record
+from core.models import AppendOnlyError, AuditEvent
 from tests.factories import PatientFactory
 
 
@@ -34,8 +34,8 @@ def test_the_django_admin_shows_the_trail_read_only(client, alliance_admin, coun
     alliance_admin.save()
     row = audit_record(user=county_doctor, action="view", obj=child)
     client.force_login(alliance_admin)
-    assert client.get(reverse("admin:consult_auditevent_changelist")).status_code == 200
-    assert client.post(reverse("admin:consult_auditevent_delete", args=[row.pk])).status_code == 403
+    assert client.get(reverse("admin:core_auditevent_changelist")).status_code == 200
+    assert client.post(reverse("admin:core_auditevent_delete", args=[row.pk])).status_code == 403
 
 
 @pytest.fixture

@@ -1,0 +1,4 @@
+from core.models.audit import AppendOnlyError, AuditEvent
+from core.models.notifications import Notification
+
+__all__ = ["AppendOnlyError", "AuditEvent", "Notification"]
