@@ -2,98 +2,87 @@
 // ({kind: "consultation" | "message" | "receipt" | "report" | "bell" | "referral", ...}) after commit;
 // every element with data-live-url and a matching data-live-kinds refetches its HTML
 // (or, with data-live-json, one JSON field). Time-left labels tick every second here.
-(function () {
-  "use strict";
-  // The Django JavaScript catalog (jsi18n) defines gettext/interpolate; fall back to English.
-  var gettext = window.gettext || function (s) { return s; };
-  var interpolate = window.interpolate || function (s, o) {
-    return s.replace(/%\((\w+)\)s/g, function (_, k) { return o[k]; });
+// This small module is the project's one way of updating fragments (no htmx: README,
+// "Front-end code").
+import { timeLeft } from "./helpers.js";
+
+const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+
+function refresh(kind) {
+  document.querySelectorAll("[data-live-url]").forEach((el) => {
+    const kinds = (el.getAttribute("data-live-kinds") || "").split(/\s+/);
+    if (kinds.indexOf(kind) < 0) return;
+    fetch(el.getAttribute("data-live-url"), { credentials: "same-origin", headers: { "X-Requested-With": "live" } })
+      .then((r) => (r.ok ? (el.hasAttribute("data-live-json") ? r.json() : r.text()) : null))
+      .then((body) => {
+        if (body === null) return;
+        if (el.hasAttribute("data-live-json")) el.textContent = body[el.getAttribute("data-live-json")];
+        else el.innerHTML = body;
+        tick();
+        document.dispatchEvent(new CustomEvent("live:refreshed", { detail: { kind, id: el.id } }));
+      });
+  });
+  document.querySelectorAll("[data-live-reload]").forEach((el) => {
+    if (el.getAttribute("data-live-reload").split(/\s+/).indexOf(kind) >= 0) location.reload();
+  });
+}
+
+// What a refreshed fragment says about signed reports (data-report-mark), as the page had it.
+let reportMark = null;
+function reportMarkNow() {
+  const el = document.querySelector("[data-report-mark]");
+  return el ? el.getAttribute("data-report-mark") : null;
+}
+// A page that reloads on "report" also reloads when a refetch shows a report it lacks: an
+// event pushed before this page's socket was open (the page was still loading) is not lost.
+document.addEventListener("live:refreshed", () => {
+  const now = reportMarkNow();
+  if (reportMark !== null && now !== null && now !== reportMark &&
+      document.querySelector('[data-live-reload~="report"]')) location.reload();
+});
+
+function connect(path, delay, again) {
+  const socket = new WebSocket(scheme + location.host + path);
+  socket.onopen = () => {
+    delay = 1000;
+    document.documentElement.dataset.live = "on";
+    // Events pushed while the socket was down are refetched once it is open again; on the
+    // first open, a page that reloads on "report" checks the report it was rendered with.
+    if (again) ["consultation", "message", "receipt", "bell", "referral"].forEach(refresh);
+    else if (path !== "/ws/live/" && document.querySelector('[data-live-reload~="report"]')) refresh("consultation");
   };
-  var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+  socket.onmessage = (message) => {
+    const event = JSON.parse(message.data);
+    refresh(event.kind);
+  };
+  socket.onclose = (e) => {
+    document.documentElement.dataset.live = "off";
+    // Refused or signed out: do not hammer. 4403 is "your access changed": reconnecting
+    // checks it again (and is refused with 4404 where the page is no longer theirs).
+    if (e.code >= 4400 && e.code < 4500 && e.code !== 4403) return;
+    setTimeout(() => {
+      connect(path, Math.min(delay * 2, 30000), true); // its onopen catches up
+    }, delay);
+  };
+}
 
-  function refresh(kind) {
-    document.querySelectorAll("[data-live-url]").forEach(function (el) {
-      var kinds = (el.getAttribute("data-live-kinds") || "").split(/\s+/);
-      if (kinds.indexOf(kind) < 0) return;
-      fetch(el.getAttribute("data-live-url"), { credentials: "same-origin", headers: { "X-Requested-With": "live" } })
-        .then(function (r) { return r.ok ? (el.hasAttribute("data-live-json") ? r.json() : r.text()) : null; })
-        .then(function (body) {
-          if (body === null) return;
-          if (el.hasAttribute("data-live-json")) el.textContent = body[el.getAttribute("data-live-json")];
-          else el.innerHTML = body;
-          tick();
-          document.dispatchEvent(new CustomEvent("live:refreshed", { detail: { kind: kind, id: el.id } }));
-        });
-    });
-    document.querySelectorAll("[data-live-reload]").forEach(function (el) {
-      if (el.getAttribute("data-live-reload").split(/\s+/).indexOf(kind) >= 0) location.reload();
-    });
-  }
-
-  // What a refreshed fragment says about signed reports (data-report-mark), as the page had it.
-  var reportMark = null;
-  function reportMarkNow() {
-    var el = document.querySelector("[data-report-mark]");
-    return el ? el.getAttribute("data-report-mark") : null;
-  }
-  // A page that reloads on "report" also reloads when a refetch shows a report it lacks: an
-  // event pushed before this page's socket was open (the page was still loading) is not lost.
-  document.addEventListener("live:refreshed", function () {
-    var now = reportMarkNow();
-    if (reportMark !== null && now !== null && now !== reportMark &&
-        document.querySelector('[data-live-reload~="report"]')) location.reload();
+function tick() {
+  const now = Date.now();
+  document.querySelectorAll("time.sla[data-due]").forEach((el) => {
+    const left = Math.floor((Date.parse(el.getAttribute("data-due")) - now) / 1000);
+    const text = timeLeft(left);
+    if (el.textContent.indexOf(text) !== 0) el.textContent = text;
+    el.classList.toggle("sla-risk", left < 0);
   });
+}
 
-  function connect(path, delay, again) {
-    var socket = new WebSocket(scheme + location.host + path);
-    socket.onopen = function () {
-      delay = 1000;
-      document.documentElement.dataset.live = "on";
-      // Events pushed while the socket was down are refetched once it is open again; on the
-      // first open, a page that reloads on "report" checks the report it was rendered with.
-      if (again) ["consultation", "message", "receipt", "bell", "referral"].forEach(refresh);
-      else if (path !== "/ws/live/" && document.querySelector('[data-live-reload~="report"]')) refresh("consultation");
-    };
-    socket.onmessage = function (message) {
-      var event = JSON.parse(message.data);
-      refresh(event.kind);
-    };
-    socket.onclose = function (e) {
-      document.documentElement.dataset.live = "off";
-      // Refused or signed out: do not hammer. 4403 is "your access changed": reconnecting
-      // checks it again (and is refused with 4404 where the page is no longer theirs).
-      if (e.code >= 4400 && e.code < 4500 && e.code !== 4403) return;
-      setTimeout(function () {
-        connect(path, Math.min(delay * 2, 30000), true); // its onopen catches up
-      }, delay);
-    };
-  }
-
-  function fmt(seconds) {
-    var overdue = seconds < 0, m = Math.floor(Math.abs(seconds) / 60);
-    var h = Math.floor(m / 60), mm = String(m % 60).padStart(2, "0");
-    return overdue ? interpolate(gettext("overdue %(h)sh %(m)sm"), { h: h, m: mm }, true)
-                   : interpolate(gettext("%(h)sh %(m)sm left"), { h: h, m: mm }, true);
-  }
-
-  function tick() {
-    var now = Date.now();
-    document.querySelectorAll("time.sla[data-due]").forEach(function (el) {
-      var left = Math.floor((Date.parse(el.getAttribute("data-due")) - now) / 1000);
-      var text = fmt(left);
-      if (el.textContent.indexOf(text) !== 0) el.textContent = text;
-      el.classList.toggle("sla-risk", left < 0);
-    });
-  }
-
-  document.addEventListener("DOMContentLoaded", function () {
-    reportMark = reportMarkNow();
-    connect("/ws/live/", 1000);
-    document.querySelectorAll("[data-ws-path]").forEach(function (el) {
-      connect(el.getAttribute("data-ws-path"), 1000);
-    });
-    refresh("bell");
-    tick();
-    setInterval(tick, 1000);
+document.addEventListener("DOMContentLoaded", () => {
+  reportMark = reportMarkNow();
+  connect("/ws/live/", 1000);
+  document.querySelectorAll("[data-ws-path]").forEach((el) => {
+    connect(el.getAttribute("data-ws-path"), 1000);
   });
-})();
+  refresh("bell");
+  tick();
+  setInterval(tick, 1000);
+});

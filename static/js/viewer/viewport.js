@@ -2,8 +2,9 @@
 // lossless 16-bit form (or drawn from server JPEGs on weak devices), with zoom, pan,
 // measurements and overlays. Coordinates of measurements are image pixels.
 
-const _ = (s) => (window.gettext ? window.gettext(s) : s);
-const fmt = (s, o) => (window.interpolate ? window.interpolate(s, o, true) : s);
+import { gettext as _, interpolate } from "../shared/helpers.js";
+
+const fmt = (s, o) => interpolate(s, o, true);
 
 export const CT_PRESETS = {
   soft_tissue: [40, 400],
