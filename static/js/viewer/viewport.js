@@ -89,7 +89,7 @@ function u16Pixels(buffer) {
 }
 const SERVER_MAX_SIDE = 1024;
 
-// The first image as the page's head script read it (templates/viewer/study.html), once:
+// The first image as the page's head script read it (early-frames.js), once:
 // a promise of a response-like object, or of null when there is none for this URL.
 function earlyFrame(url) {
   const early = window.__viewerEarlyFrames || {};
