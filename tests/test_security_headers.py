@@ -152,9 +152,9 @@ def test_the_viewer_reads_its_first_image_early_from_a_script_file(login, county
     markup = assert_protected(response)
     assert len(markup.inline_scripts) == 1  # the translation catalog, with the nonce
     html = response.content.decode()
-    # The early read of the first image: a script file ahead of the style sheets, reading the
-    # preloads marked for it.
-    early = html.index('<script src="/static/js/viewer/early-frames.js"></script>')
+    # The early read of the first image: a script file ahead of the style sheets that does not
+    # wait for them, reading the preloads marked for it.
+    early = html.index('<script src="/static/js/viewer/early-frames.js" async')
     assert early < html.index('rel="stylesheet"')
     assert html.index("data-early-frame") < early
 

@@ -1,10 +1,12 @@
-// The viewer's first image, read the moment its bytes arrive: a classic script in the page's
-// head, ahead of the style sheets (a script after them would wait for them) and of the
-// modules. It reads the preloads marked data-early-frame (same URLs and media, so this is the
-// preloaded response, not a second request); viewport.js (earlyFrame) then finds the bytes in
-// hand instead of queueing its own read behind the page's first layout. Not a module: a
-// module would wait for the document to be parsed.
+// The viewer's first image, read the moment its bytes arrive: an async classic script in the
+// page's head, ahead of the style sheets and the modules, which neither waits for them nor
+// holds up the page (a module, or a plain script after the style sheets, would wait). It
+// reads the preloads marked data-early-frame (same URLs and media, so this is the preloaded
+// response, not a second request); viewport.js (earlyFrame) then finds the bytes in hand
+// instead of queueing its own read behind the page's first layout.
 (() => {
+  // The viewer asked first (this file came late) and reads its frame itself: no second read.
+  if (window.__viewerEarlyFrames) return;
   const early = (window.__viewerEarlyFrames = {});
   for (const link of document.querySelectorAll("link[data-early-frame]")) {
     const url = link.getAttribute("href");

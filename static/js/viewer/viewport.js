@@ -92,7 +92,7 @@ const SERVER_MAX_SIDE = 1024;
 // The first image as the page's head script read it (early-frames.js), once:
 // a promise of a response-like object, or of null when there is none for this URL.
 function earlyFrame(url) {
-  const early = window.__viewerEarlyFrames || {};
+  const early = (window.__viewerEarlyFrames = window.__viewerEarlyFrames || {});
   const found = early[url];
   delete early[url];
   return found || Promise.resolve(null);
