@@ -344,7 +344,7 @@ def browser_upload(base: str, child: int, user: str, paths: list[Path]) -> float
             if statuses != {"accepted"}:
                 raise RuntimeError(f"browser upload: {statuses}")
 
-    # As static/js/upload.js does: up to 8 small files per request, 4 requests at a time.
+    # As static/js/imaging/upload.js does: up to 8 small files per request, 4 requests at a time.
     batches = [paths[at : at + 8] for at in range(0, len(paths), 8)]
     started = time.perf_counter()
     with ThreadPoolExecutor(4) as pool:

@@ -147,12 +147,16 @@ def test_every_page_has_a_policy_and_its_inline_scripts_the_nonce(request, cast,
 
 
 @pytest.mark.django_db
-def test_the_viewer_reads_its_first_image_early_with_the_nonce(login, county_doctor, study):
+def test_the_viewer_reads_its_first_image_early_from_a_script_file(login, county_doctor, study):
     response = login(county_doctor).get(f"/viewer/studies/{study.study_instance_uid}/")
     markup = assert_protected(response)
-    # the early read of the first image and the translation catalog
-    assert len(markup.inline_scripts) == 2
-    assert "__viewerEarlyFrames" in response.content.decode()
+    assert len(markup.inline_scripts) == 1  # the translation catalog, with the nonce
+    html = response.content.decode()
+    # The early read of the first image: a script file ahead of the style sheets that does not
+    # wait for them, reading the preloads marked for it.
+    early = html.index('<script src="/static/js/viewer/early-frames.js" async')
+    assert early < html.index('rel="stylesheet"')
+    assert html.index("data-early-frame") < early
 
 
 @pytest.mark.django_db
@@ -261,7 +265,7 @@ def test_login_worklist_case_and_viewer_run_without_a_policy_violation(
     page.goto(f"{server.url}/viewer/studies/{study.study_instance_uid}/")
     page.wait_for_selector("#vp-main[data-drawn='1']")
     page.wait_for_selector("#vp-main[data-loaded='all']")  # the batches, inflated by workers
-    # The early read of the first image ran (its nonce let it); the viewer took its frame.
+    # The early read of the first image ran (early-frames.js); the viewer took its frame.
     assert page.evaluate("window.__viewerEarlyFrames") == {}
     violations = csp_violations(page, console)
     assert not violations, "\n".join(violations)

@@ -1,5 +1,5 @@
 """In Chromium: an open page's live socket closed by an access change reconnects by itself
-(and is checked again there), as consult/live.js promises."""
+(and is checked again there), as js/shared/live.js promises."""
 
 import pytest
 

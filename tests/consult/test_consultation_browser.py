@@ -103,7 +103,7 @@ def test_report_signed_while_the_page_was_loading_still_shows(
         held.append(route)
 
     browser_login(page, asgi_server, in_review.requested_by, password)
-    page.route("**/consult/live*.js", hold)
+    page.route("**/js/shared/live*.js", hold)
     page.goto(f"{asgi_server.url}/consultations/{in_review.pk}/", wait_until="commit")
     page.wait_for_selector("[data-report-mark]", state="attached")
     assert not page.locator("a.pdf").count()

@@ -1,10 +1,10 @@
 // The study viewer page: series strip, toolbar, one or two viewports, measurements,
 // cine, comparison with a prior, keyboard shortcuts. Data comes from the manifest that
 // the page embeds; images come from the server's render cache.
+import { csrfToken, gettext as _, interpolate } from "../shared/helpers.js";
 import { Viewport, measurementText, stats } from "./viewport.js";
 
-const _ = (s) => (window.gettext ? window.gettext(s) : s);
-const fmt = (s, o) => (window.interpolate ? window.interpolate(s, o, true) : s);
+const fmt = (s, o) => interpolate(s, o, true);
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
 
@@ -21,7 +21,6 @@ function expandManifest(m) {
 }
 const manifest = expandManifest(JSON.parse($("#viewer-manifest").textContent));
 const studies = new Map([[manifest.uid, manifest]]);
-const csrf = (document.cookie.match(/(?:^|; )csrftoken=([^;]+)/) || [])[1] || "";
 
 const connection = navigator.connection || {};
 const weakDevice =
@@ -103,7 +102,7 @@ async function onMeasure(vp, m) {
     const response = await fetch(`/viewer/api/studies/${study.uid}/measurements/`, {
       method: "POST",
       credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
       body: JSON.stringify({ instance: m.instance, frame: m.frame, kind: m.kind, points: m.points, note }),
     });
     if (response.ok) {
@@ -177,7 +176,7 @@ async function deleteMeasurement(study, m) {
   const response = await fetch(`/viewer/api/studies/${study.uid}/measurements/${m.id}/`, {
     method: "DELETE",
     credentials: "same-origin",
-    headers: { "X-CSRFToken": csrf },
+    headers: { "X-CSRFToken": csrfToken() },
   });
   if (response.ok) {
     study.measurements.splice(study.measurements.indexOf(m), 1);

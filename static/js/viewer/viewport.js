@@ -2,8 +2,9 @@
 // lossless 16-bit form (or drawn from server JPEGs on weak devices), with zoom, pan,
 // measurements and overlays. Coordinates of measurements are image pixels.
 
-const _ = (s) => (window.gettext ? window.gettext(s) : s);
-const fmt = (s, o) => (window.interpolate ? window.interpolate(s, o, true) : s);
+import { gettext as _, interpolate } from "../shared/helpers.js";
+
+const fmt = (s, o) => interpolate(s, o, true);
 
 export const CT_PRESETS = {
   soft_tissue: [40, 400],
@@ -88,10 +89,10 @@ function u16Pixels(buffer) {
 }
 const SERVER_MAX_SIDE = 1024;
 
-// The first image as the page's head script read it (templates/viewer/study.html), once:
+// The first image as the page's head script read it (early-frames.js), once:
 // a promise of a response-like object, or of null when there is none for this URL.
 function earlyFrame(url) {
-  const early = window.__viewerEarlyFrames || {};
+  const early = (window.__viewerEarlyFrames = window.__viewerEarlyFrames || {});
   const found = early[url];
   delete early[url];
   return found || Promise.resolve(null);

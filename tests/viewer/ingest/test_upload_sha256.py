@@ -1,5 +1,5 @@
 """Resuming an upload over plain http: browsers offer crypto.subtle only in secure
-contexts (https, localhost, 127.0.0.0/8), so the page falls back to static/js/sha256.js.
+contexts (https, localhost, 127.0.0.0/8), so the page falls back to static/js/imaging/sha256.js.
 Checked against crypto.subtle in Chromium, and end to end on a non-secure origin."""
 
 import pytest
@@ -11,7 +11,7 @@ from viewer.models import Instance
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 COMPARE = """async () => {
-  const { sha256Hex, Sha256 } = await import('/static/js/sha256.js');
+  const { sha256Hex, Sha256 } = await import('/static/js/imaging/sha256.js');
   const hex = (buf) =>
     [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, '0')).join('');
   const out = [];

@@ -1,14 +1,13 @@
 // Browser upload for a child: DICOM files, folders and zips, one file per request,
 // four at a time, each with its own progress bar; files the server already holds
 // (by SHA-256 of the stored bytes) are skipped so an interrupted upload resumes.
+import { csrfToken, gettext, interpolate } from "../shared/helpers.js";
 import { PhotoEditor } from "./photo-editor.js";
 import { Sha256 } from "./sha256.js";
 
-const gettext = window.gettext || ((s) => s);
 const PARALLEL = 4;
 const RETRIES = 3;
 const root = document.getElementById("uploader");
-const csrf = root.querySelector("input[name=csrfmiddlewaretoken]").value;
 const rows = document.getElementById("files");
 const counts = { accepted: 0, already_stored: 0, rejected: 0 };
 const queue = [];
@@ -69,10 +68,6 @@ function overall() {
   const failed = queue.filter((i) => i.failed).length;
   document.getElementById("retry").hidden = failed === 0;
   if (queue.length && queue.every((i) => i.done || i.failed) && active === 0) showSummary();
-}
-
-function interpolate(fmt, args) {
-  return window.interpolate ? window.interpolate(fmt, args) : args.reduce((s, a) => s.replace("%s", a), fmt);
 }
 
 const LABELS = {
@@ -141,7 +136,7 @@ function send(batch) {
       form.append("file", item.file, item.name);
     }
     xhr.open("POST", batch[0].url);
-    xhr.setRequestHeader("X-CSRFToken", csrf);
+    xhr.setRequestHeader("X-CSRFToken", csrfToken(root));
     const total = batch.reduce((n, i) => n + i.file.size, 0) || 1;
     xhr.upload.onprogress = (e) => {
       if (!e.lengthComputable) return;
@@ -251,7 +246,7 @@ async function skipHeld(items) {
   if (!hashes.size) return;
   const response = await fetch(root.dataset.haveUrl, {
     method: "POST",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken(root) },
     body: JSON.stringify({ sha256: [...hashes.keys()] }),
   });
   if (!response.ok) return;
