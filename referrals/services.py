@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import transaction
@@ -120,7 +120,7 @@ def department_people(department: Department) -> list[User]:
     """Everyone who works the department's worklist, and its head."""
     people = list(User.objects.filter(department=department, is_active=True))
     if department.head_id and department.head_id not in {u.pk for u in people}:
-        people.append(department.head)
+        people.append(cast(User, department.head))  # head_id is set, so head is a User
     return people
 
 
@@ -129,9 +129,12 @@ def department_people(department: Department) -> list[User]:
 
 def referral_policies() -> dict[str, deadlines.Policy]:
     """The policy per urgency: the admin's rows, the defaults where a row is missing."""
-    policies = {
+    policies: dict[str, deadlines.Policy] = {
         u: deadlines.Policy.from_seconds(
-            v["accept_seconds"], v["schedule_seconds"], v["escalate_seconds"], v["working_days"]
+            v["accept_seconds"],
+            v["schedule_seconds"],
+            v["escalate_seconds"],
+            bool(v["working_days"]),
         )
         for u, v in DEFAULT_POLICIES.items()
     }
@@ -200,7 +203,7 @@ def referral_transition(
     if to in DEADLINE_STATUSES and old != to:
         # F(): an in-memory copy may be stale, and a round number must never be reused.
         fields.update(phase_started_at=at, deadline_stage=0, deadline_round=F("deadline_round") + 1)
-    stamps = {
+    stamps: dict[str, str] = {
         Status.ACCEPTED: "accepted_at",
         Status.SCHEDULED: "scheduled_at",
         Status.ARRIVED: "arrived_at",

@@ -264,7 +264,8 @@ class _RawRows:
     parts: tuple[tuple[Any, list[Any], list[tuple[int, list[Any], Any]]], ...]
 
     def build(self, values: tuple) -> list[Any]:
-        rows, at = [], 0
+        rows: list[Any] = []
+        at = 0
         for model, names, converters in self.parts:
             chunk = list(values[at : at + len(names)])
             at += len(names)
@@ -328,7 +329,7 @@ def _may_extend(study: Study, sender: Sender) -> bool:
 def _duplicate(
     stored: storage.Stored, *, name: str, header: Header, existing: Instance, sender: Sender
 ) -> IngestResult:
-    base = {
+    base: dict[str, Any] = {
         "name": name,
         "sop_instance_uid": header.sop_instance_uid,
         "sop_class_uid": header.sop_class_uid,
@@ -396,7 +397,7 @@ def render_caches_queue(*, series_ids: Iterable[int]) -> None:
             _render_queued_key(series_id), 1, nx=True, ex=RENDER_QUEUED_TTL
         ):
             build_series_render_caches.apply_async(
-                args=[series_id], countdown=settings.IMAGING_RENDER_DEBOUNCE_SECONDS
+                args=(series_id,), countdown=settings.IMAGING_RENDER_DEBOUNCE_SECONDS
             )
 
 
@@ -873,7 +874,8 @@ def conflict_replace(*, conflict: IngestConflict, user: User, reason: str) -> In
     instance = (
         Instance.objects.select_for_update().select_related("series__study").get(pk=row.existing_id)
     )
-    with storage.open_stored(row.storage_key) as fp:
+    # An open conflict always holds its bytes: storage_key is empty only once resolved.
+    with storage.open_stored(row.storage_key) as fp:  # type: ignore[arg-type]
         header = ingest.parse_header(fp, size=row.size, limits=ingest_limits())
     series = instance.series
     if (header.study_instance_uid, header.series_instance_uid) != (
@@ -935,7 +937,8 @@ def token_generation() -> bytes | None:
     """The counter every process's token cache (viewer.auth) is checked against; None when
     Redis cannot answer (the caller then reads the database)."""
     try:
-        return _redis(settings.REDIS_URL).get(TOKEN_GENERATION_KEY) or b"0"
+        # redis-py's types allow str, but this client does not decode responses.
+        return _redis(settings.REDIS_URL).get(TOKEN_GENERATION_KEY) or b"0"  # type: ignore[return-value]
     except redis.RedisError:
         log.warning("token generation unreadable: tokens are looked up in the database")
         return None
