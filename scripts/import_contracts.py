@@ -48,22 +48,31 @@ LAYERS: list[tuple[str, list[str]]] = [
         ["alliance", "consult.models.directory", "consult.models.patients"],
     ),
     # The base under the apps: audit, realtime, notifications, SMS, the deadline sweep,
-    # middleware, health.
+    # middleware, health, the workflow tables, backups (the `core` app; until it lands,
+    # these modules are still in consult/ and pedslink/).
     (
         "core",
         [
             "core",
+            "consult.api_parsers",
             "consult.audit",
             "consult.auth_audit",
+            "consult.backup",
             "consult.deadline_sweep",
             "consult.health",
             "consult.input_guard",
+            "consult.management.commands.backup",
+            "consult.management.commands.restore",
             "consult.middleware",
             "consult.models.audit",
             "consult.models.notifications",
             "consult.notify",
             "consult.realtime",
+            "consult.refusals",
+            "consult.revocation",
             "consult.sms",
+            "consult.transitions",
+            "pedslink.broker",
         ],
     ),
     # Settings, keys, proxy and header middleware, handlers, Celery app: import no app.
