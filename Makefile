@@ -29,7 +29,7 @@ run start: export SECURE_HSTS_SECONDS ?= 0
 TEST_DATABASE_URL ?= $(if $(DATABASE_URL),$(DATABASE_URL),postgres://postgres:postgres@127.0.0.1:5432/pedslink)
 PYTEST_ARGS ?=
 
-.PHONY: help install messages redis run start test bench lint format check clean ohif
+.PHONY: help install messages redis run start test bench lint format check typecheck clean ohif
 
 help:
 	@echo "make run    install, migrate, load the demo alliance and start web, worker, beat, listener"
@@ -37,6 +37,8 @@ help:
 	@echo "make test   install and run the whole test suite (PostgreSQL + Redis)"
 	@echo "make bench  run the benchmarks in bench/"
 	@echo "make lint   ruff check and format check"
+	@echo "make check  static checks: layers (import contracts), imports inside functions, mypy"
+	@echo "make typecheck  mypy alone"
 	@echo "make ohif   install OHIF Viewer 3 (npm package @ohif/app, prebuilt) into static/ohif/"
 
 $(VENV)/.installed: requirements.txt scripts/ensure_system.sh
@@ -107,6 +109,17 @@ fuzz: install messages redis
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+# README "Static checks": the layer order (scripts/import_contracts.py, then import-linter's
+# contract generated from it), imports inside functions, and mypy.
+check: install
+	$(PY) scripts/import_contracts.py --check
+	$(VENV)/bin/lint-imports --no-cache
+	$(PY) scripts/check_function_imports.py --check
+	PY=$(PY) scripts/typecheck.sh
+
+typecheck: install
+	PY=$(PY) scripts/typecheck.sh
 
 format: install
 	$(PY) -m ruff format .

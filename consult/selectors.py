@@ -104,7 +104,8 @@ def get_visible_or_404(
     """The object if `queryset` (already access-filtered) holds it; else a denied row and 404."""
     try:
         return queryset.get(pk=pk)
-    except (queryset.model.DoesNotExist, ValueError, TypeError):
+    # django-stubs cannot see `DoesNotExist` on a model class given as a type variable.
+    except (queryset.model.DoesNotExist, ValueError, TypeError):  # type: ignore[attr-defined]
         audit_denied(request, object_type=object_type, object_id=str(pk)[:128])
         raise Http404 from None
 

@@ -251,9 +251,11 @@ def user_save(
 
 def _access_facts(user_id: int) -> dict[str, Any]:
     """What a user's access and sessions depend on, as stored."""
-    facts = User.objects.filter(pk=user_id).values(
-        "role", "hospital_id", "department_id", "is_active", "password"
-    )[0]
+    facts: dict[str, Any] = dict(
+        User.objects.filter(pk=user_id).values(
+            "role", "hospital_id", "department_id", "is_active", "password"
+        )[0]
+    )
     facts["subspecialties"] = set(
         SpecialistSubspecialty.objects.filter(specialist_id=user_id).values_list(
             "subspecialty", flat=True

@@ -169,6 +169,9 @@ def referral_deadline_step(*, referral: Referral, policy: Policy) -> bool:
     accepting = referral.status == Status.REQUESTED
     tz = settings.TIME_ZONE
     start = referral.phase_started_at
+    if start is None:  # every transition into a deadline status sets it; none: no deadline
+        Referral.objects.filter(pk=referral.pk).update(next_deadline=None)
+        return False
     due_now = next_deadline(policy, start, stage, accepting=accepting, tz=tz)
     if due_now is None or due_now > now():
         # The policy changed since the deadline was stored.

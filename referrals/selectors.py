@@ -199,14 +199,14 @@ def _median_hours(spans: list[dt.timedelta]) -> float | None:
 def referral_time_to_acceptance(referrals: QuerySet[Referral]) -> dict[str, Any]:
     """Hours from the request to acceptance: count and median."""
     rows = referrals.filter(accepted_at__isnull=False).values_list("requested_at", "accepted_at")
-    spans = [accepted - requested for requested, accepted in rows]
+    spans = [accepted - requested for requested, accepted in rows if accepted is not None]
     return {"count": len(spans), "median_hours": _median_hours(spans)}
 
 
 def referral_time_to_arrival(referrals: QuerySet[Referral]) -> dict[str, Any]:
     """Hours from the request to the child's arrival: count and median."""
     rows = referrals.filter(arrived_at__isnull=False).values_list("requested_at", "arrived_at")
-    spans = [arrived - requested for requested, arrived in rows]
+    spans = [arrived - requested for requested, arrived in rows if arrived is not None]
     return {"count": len(spans), "median_hours": _median_hours(spans)}
 
 

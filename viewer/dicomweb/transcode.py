@@ -34,7 +34,9 @@ class MediaRange:
 
 def _split(value: str, sep: str) -> list[str]:
     """Split on `sep` outside double quotes."""
-    parts, current, quoted = [], [], False
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
     for ch in value:
         if ch == '"':
             quoted = not quoted
@@ -202,6 +204,7 @@ def decoded_frames(fp: IO[bytes], numbers: list[int]) -> list[bytes]:
     out = []
     for number in numbers:
         fp.seek(0)
-        array = pydicom.pixels.pixel_array(fp, index=number - 1)
+        # pydicom asks for BinaryIO; any binary file object (IO[bytes]) reads the same.
+        array = pydicom.pixels.pixel_array(fp, index=number - 1)  # type: ignore[arg-type]
         out.append(array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes())
     return out

@@ -67,7 +67,7 @@ def _file_meta(ds: Dataset, transfer_syntax: str) -> None:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = ds.SOPClassUID
     meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    meta.TransferSyntaxUID = transfer_syntax
+    meta.TransferSyntaxUID = transfer_syntax  # type: ignore[assignment]  # pydicom takes a str
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     ds.file_meta = meta
 
@@ -85,7 +85,7 @@ def image_to_dicom(
     """A JPEG or PNG as a Secondary Capture instance (bytes of a PS3.10 file)."""
     try:
         Image.MAX_IMAGE_PIXELS = max_pixels
-        image = Image.open(io.BytesIO(data))
+        image: Image.Image = Image.open(io.BytesIO(data))
         if image.width * image.height > max_pixels:
             raise IngestError("pixels_too_large", _("The picture has too many pixels."))
         image = ImageOps.exif_transpose(image).convert("RGB")

@@ -164,7 +164,8 @@ def _inflated_size(fp: IO[bytes], *, has_preamble: bool, limits: Limits) -> int 
         return None
     try:
         fp.seek(132 if has_preamble else 0)
-        meta = pydicom.filereader._read_file_meta_info(fp)
+        # pydicom asks for BinaryIO; any binary file object (IO[bytes]) reads the same.
+        meta = pydicom.filereader._read_file_meta_info(fp)  # type: ignore[arg-type]
     except Exception:  # noqa: BLE001 - the full parse below reports damage with its reason
         return None
     if meta.get("TransferSyntaxUID") != pydicom.uid.DeflatedExplicitVRLittleEndian:
@@ -300,7 +301,7 @@ def _check_pixel_budget(ds: Dataset, header: Header, limits: Limits) -> None:
 def _header_from(ds: Dataset, *, has_preamble: bool) -> Header:
     meta = ds.file_meta
     charsets = _charsets(ds)
-    uids = {
+    uids: dict[str, Any] = {
         "sop_instance_uid": _uid(ds, "SOPInstanceUID", _("SOP Instance UID")),
         "sop_class_uid": _uid(ds, "SOPClassUID", _("SOP Class UID")),
         "study_instance_uid": _uid(ds, "StudyInstanceUID", _("Study Instance UID")),

@@ -244,7 +244,8 @@ class _RawRows:
     parts: tuple[tuple[Any, list[Any], list[tuple[int, list[Any], Any]]], ...]
 
     def build(self, values: tuple) -> list[Any]:
-        rows, at = [], 0
+        rows: list[Any] = []
+        at = 0
         for model, names, converters in self.parts:
             chunk = list(values[at : at + len(names)])
             at += len(names)
@@ -308,7 +309,7 @@ def _may_extend(study: Study, sender: Sender) -> bool:
 def _duplicate(
     stored: storage.Stored, *, name: str, header: Header, existing: Instance, sender: Sender
 ) -> IngestResult:
-    base = {
+    base: dict[str, Any] = {
         "name": name,
         "sop_instance_uid": header.sop_instance_uid,
         "sop_class_uid": header.sop_class_uid,
@@ -806,7 +807,8 @@ def conflict_replace(*, conflict: IngestConflict, user: User, reason: str) -> In
     instance = (
         Instance.objects.select_for_update().select_related("series__study").get(pk=row.existing_id)
     )
-    with storage.open_stored(row.storage_key) as fp:
+    # An open conflict always holds its bytes: storage_key is empty only once resolved.
+    with storage.open_stored(row.storage_key) as fp:  # type: ignore[arg-type]
         header = ingest.parse_header(fp, size=row.size, limits=ingest_limits())
     series = instance.series
     if (header.study_instance_uid, header.series_instance_uid) != (

@@ -31,7 +31,8 @@ def token_generation() -> bytes | None:
     """The counter every process's token cache (viewer.integrations.auth) is checked against; None
     when Redis cannot answer (the caller then reads the database)."""
     try:
-        return shared_redis().get(TOKEN_GENERATION_KEY) or b"0"
+        # redis-py's types allow str, but this client does not decode responses.
+        return shared_redis().get(TOKEN_GENERATION_KEY) or b"0"  # type: ignore[return-value]
     except redis.RedisError:
         log.warning("token generation unreadable: tokens are looked up in the database")
         return None
