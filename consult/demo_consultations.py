@@ -11,9 +11,8 @@ from typing import Any
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from consult.models import Consultation, Patient, Priority, Role, Status, User
-from consult.reporting import report_save, report_sign
-from consult.workflow import (
+from consult.consultations.reports import report_save, report_sign
+from consult.consultations.services import (
     attachment_add,
     consultation_accept,
     consultation_create,
@@ -21,6 +20,7 @@ from consult.workflow import (
     consultation_submit,
     consultation_transition,
 )
+from consult.models import Consultation, Patient, Priority, Role, Status, User
 
 DEMO_PASSWORD = "PedsLink-demo-2026"  # noqa: S105 - the demo accounts' password (consult/demo.py)
 

@@ -28,12 +28,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from consult import portal_services as svc
 from consult.ages import pediatric_age
 from consult.audit import Action, audit_denied, client_ip
+from consult.consultations.report_pdf import report_pdf
+from consult.consultations.report_templates import TEMPLATES, display_rows
 from consult.models import Guardian, PortalShare, Report
 from consult.portal_limits import LimiterUnavailable
 from consult.portal_selectors import green_channel_appointment, key_images
 from consult.refusals import refused_page
-from consult.report_pdf import report_pdf
-from consult.report_templates import TEMPLATES, display_rows
 from consult.selectors import consultations_visible_to, get_visible_or_404
 from consult.transitions import TransitionNotAllowed
 

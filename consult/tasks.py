@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from consult.consultations.sla_sweep import sla_sweep
 from consult.notify import notification_deliver, notifications_resend_due
-from consult.sla_sweep import sla_sweep
 
 
 @shared_task(name="consult.sla_sweep", ignore_result=True)

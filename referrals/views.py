@@ -16,9 +16,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from consult.audit import Action, audit_record
+from consult.consultations.report_pdf import report_pdf
 from consult.models import Consultation, Report, Role, User
 from consult.refusals import refused_page
-from consult.report_pdf import report_pdf
 from consult.selectors import consultations_visible_to, get_visible_or_404, patients_visible_to
 from consult.transitions import TransitionNotAllowed
 from referrals import forms

@@ -35,7 +35,7 @@ def second_specialist(expert_center):
 
 @pytest.fixture
 def assigned(draft, on_call_specialist, coordinator):
-    from consult.workflow import consultation_submit
+    from consult.consultations.services import consultation_submit
 
     consultation_submit(consultation=draft, user=draft.requested_by)
     draft.refresh_from_db()
@@ -44,7 +44,7 @@ def assigned(draft, on_call_specialist, coordinator):
 
 @pytest.fixture
 def in_review(assigned, on_call_specialist):
-    from consult.workflow import consultation_accept
+    from consult.consultations.services import consultation_accept
 
     consultation_accept(consultation=assigned, user=on_call_specialist)
     assigned.refresh_from_db()

@@ -32,7 +32,7 @@ async def closed_with(socket) -> int | None:
 
 
 def post_a_message(consultation, user) -> None:
-    from consult.workflow import message_post
+    from consult.consultations.services import message_post
 
     message_post(consultation=consultation, user=user, body="补充病史")
 

@@ -21,10 +21,10 @@ from pypdf import PdfReader
 
 from consult import backup
 from consult.audit import audit_record
+from consult.consultations.report_pdf import report_pdf
+from consult.consultations.reports import report_save, report_sign
+from consult.consultations.services import attachment_add
 from consult.models import AuditEvent, Report
-from consult.report_pdf import report_pdf
-from consult.reporting import report_save, report_sign
-from consult.workflow import attachment_add
 from tests.factories import PASSWORD
 from tests.processes import ROOT, VENV_BIN, subprocess_env
 from viewer import render_cache, storage
@@ -142,7 +142,7 @@ from django.core.files.storage import default_storage
 from django.utils import translation
 from pypdf import PdfReader
 from consult.models import Attachment, Report
-from consult.report_pdf import report_pdf
+from consult.consultations.report_pdf import report_pdf
 from viewer.models import IngestConflict, Instance
 
 def sha(key):

@@ -71,7 +71,7 @@ def test_outsider_cannot_watch_a_case(assigned, outsider):
 
 def test_worklist_hears_a_routed_case_after_commit(draft, on_call_specialist):
     async def scenario():
-        from consult.workflow import consultation_submit
+        from consult.consultations.services import consultation_submit
 
         socket = await sync_to_async(_socket)("/ws/live/", on_call_specialist)
         connected, _ = await socket.connect()
@@ -92,7 +92,7 @@ def test_thread_hears_new_messages(in_review, county_doctor):
     reader = in_review.assigned_to
 
     async def scenario():
-        from consult.workflow import message_post
+        from consult.consultations.services import message_post
 
         socket = await sync_to_async(_socket)(f"/ws/consultations/{in_review.pk}/", reader)
         connected, _ = await socket.connect()
@@ -111,7 +111,7 @@ def test_nothing_is_pushed_for_a_rolled_back_change(in_review, county_doctor):
     async def scenario():
         from django.db import transaction
 
-        from consult.workflow import message_post
+        from consult.consultations.services import message_post
 
         socket = await sync_to_async(_socket)(f"/ws/consultations/{in_review.pk}/", reader)
         await socket.connect()

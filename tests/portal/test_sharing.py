@@ -10,7 +10,7 @@ from tests.portal.conftest import link_token, post, sms_code
 
 @pytest.fixture
 def reported(in_review, on_call_specialist, password, mother):
-    from consult.reporting import report_save
+    from consult.consultations.reports import report_save
 
     report_save(
         consultation=in_review,
@@ -23,7 +23,7 @@ def reported(in_review, on_call_specialist, password, mother):
 
 
 def _sign(consultation, user, password, captured):  # noqa: ANN001, ANN202
-    from consult.reporting import report_sign
+    from consult.consultations.reports import report_sign
 
     with captured(execute=True):
         return report_sign(consultation=consultation, user=user, password=password)
@@ -58,7 +58,7 @@ def test_amendment_is_shared_again_and_the_old_link_leads_to_the_new_version(
     english,
     django_capture_on_commit_callbacks,
 ):
-    from consult.reporting import report_amend, report_save
+    from consult.consultations.reports import report_amend, report_save
 
     v1 = _sign(reported, on_call_specialist, password, django_capture_on_commit_callbacks)
     old_token = link_token(mother.mobile)

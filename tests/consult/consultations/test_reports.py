@@ -8,10 +8,10 @@ from django.urls import reverse
 from django.utils import translation
 from pypdf import PdfReader
 
+from consult.consultations.report_pdf import report_pdf
+from consult.consultations.reports import StaleReportError, report_amend, report_save, report_sign
+from consult.consultations.services import ConsultationError
 from consult.models import Report, Status
-from consult.report_pdf import report_pdf
-from consult.reporting import StaleReportError, report_amend, report_save, report_sign
-from consult.workflow import ConsultationError
 from tests.factories import PASSWORD
 from tests.second_factor import second_factor_passed
 

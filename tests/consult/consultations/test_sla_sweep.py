@@ -6,9 +6,9 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from consult.consultations.services import consultation_request_info, message_post
+from consult.consultations.sla_sweep import sla_policy_update, sla_sweep
 from consult.models import Consultation, ConsultationEvent, Notification, SlaPolicy, Status
-from consult.sla_sweep import sla_policy_update, sla_sweep
-from consult.workflow import consultation_request_info, message_post
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
 K = ConsultationEvent.Kind
@@ -84,7 +84,7 @@ def test_information_request_stops_the_ladder_until_answered(start, in_review, c
 
 
 def test_a_signed_case_is_never_swept(start, in_review):
-    from consult.workflow import consultation_transition
+    from consult.consultations.services import consultation_transition
 
     consultation_transition(consultation=in_review, to=Status.REPORTED, actor=None)
     start.shift(dt.timedelta(hours=24))
@@ -93,7 +93,7 @@ def test_a_signed_case_is_never_swept(start, in_review):
 
 
 def test_a_failing_step_is_pushed_back_not_looped(start, assigned, monkeypatch):
-    import consult.sla_sweep as sweep
+    import consult.consultations.sla_sweep as sweep
 
     def boom(**kwargs):
         raise RuntimeError("mail server down")

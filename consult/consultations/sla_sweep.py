@@ -16,12 +16,8 @@ from django.db import transaction
 from django.utils.timezone import localtime, now
 from django.utils.translation import gettext as _
 
-from consult import sla
-from consult.deadline_sweep import RETRY_AFTER, sweep_due  # noqa: F401 - tests read it here
-from consult.models import OPEN_STATUSES, Consultation, ConsultationEvent, SlaPolicy, Status, User
-from consult.notify import alliance_language
-from consult.realtime import push_after_commit
-from consult.workflow import (
+from consult.consultations import sla
+from consult.consultations.services import (
     _notify,
     consultation_groups,
     consultation_route,
@@ -30,6 +26,10 @@ from consult.workflow import (
     sla_deadline,
     sla_policies,
 )
+from consult.deadline_sweep import RETRY_AFTER, sweep_due  # noqa: F401 - tests read it here
+from consult.models import OPEN_STATUSES, Consultation, ConsultationEvent, SlaPolicy, Status, User
+from consult.notify import alliance_language
+from consult.realtime import push_after_commit
 
 EVENT_KIND = {
     sla.Step.REMIND: ConsultationEvent.Kind.SLA_REMIND,

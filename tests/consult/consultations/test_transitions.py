@@ -4,8 +4,7 @@ import itertools
 
 import pytest
 
-from consult.models import TRANSITIONS, Consultation, ConsultationEvent, Priority, Status
-from consult.workflow import (
+from consult.consultations.services import (
     ConsultationError,
     consultation_cancel,
     consultation_request_info,
@@ -14,6 +13,7 @@ from consult.workflow import (
     consultation_update,
     message_post,
 )
+from consult.models import TRANSITIONS, Consultation, ConsultationEvent, Priority, Status
 from tests.factories import ConsultationFactory, StudyFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
@@ -125,7 +125,7 @@ def test_every_change_is_on_the_timeline(in_review):
 
 
 def test_a_paused_case_cannot_go_back_to_the_queue(in_review, coordinator):
-    from consult.workflow import consultation_reassign
+    from consult.consultations.services import consultation_reassign
 
     consultation_request_info(consultation=in_review, user=in_review.assigned_to, question="?")
     with pytest.raises(ConsultationError, match="Choose a specialist"):

@@ -11,11 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from consult.audit import Action, audit_denied, audit_record
-from consult.models import Consultation, Message, Priority, Role, Subspecialty, User
-from consult.refusals import refused_api
-from consult.selectors import consultations_visible_to, patients_visible_to
-from consult.transitions import TransitionNotAllowed
-from consult.workflow import (
+from consult.consultations.services import (
     ConsultationError,
     consultation_accept,
     consultation_cancel,
@@ -28,6 +24,10 @@ from consult.workflow import (
     sla_policies,
     sla_standing,
 )
+from consult.models import Consultation, Message, Priority, Role, Subspecialty, User
+from consult.refusals import refused_api
+from consult.selectors import consultations_visible_to, patients_visible_to
+from consult.transitions import TransitionNotAllowed
 
 
 class ConsultationSerializer(serializers.ModelSerializer):

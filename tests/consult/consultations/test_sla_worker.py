@@ -9,10 +9,10 @@ import time
 
 import pytest
 
+from consult.consultations.services import consultation_submit
+from consult.consultations.sla_sweep import sla_policy_update
 from consult.models import ConsultationAssignment, ConsultationEvent, Notification, Subspecialty
-from consult.sla_sweep import sla_policy_update
 from consult.sms import read_sms_file_outbox
-from consult.workflow import consultation_submit
 from tests.factories import ConsultationFactory, UserFactory, on_call
 from tests.processes import (
     celery_beat,

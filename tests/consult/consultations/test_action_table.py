@@ -8,19 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consult.audit import Action
-from consult.models import (
-    ACTIONS,
-    AuditEvent,
-    Consultation,
-    ConsultationAssignment,
-    Notification,
-    Report,
-    Status,
-)
-from consult.reporting import report_amend, report_save, report_sign
-from consult.selectors import consultations_visible_to
-from consult.transitions import ActorNotAllowed, TransitionNotAllowed, refused_pairs
-from consult.workflow import (
+from consult.consultations.reports import report_amend, report_save, report_sign
+from consult.consultations.services import (
     consultation_accept,
     consultation_cancel,
     consultation_close,
@@ -30,6 +19,17 @@ from consult.workflow import (
     consultation_update,
     message_post,
 )
+from consult.models import (
+    ACTIONS,
+    AuditEvent,
+    Consultation,
+    ConsultationAssignment,
+    Notification,
+    Report,
+    Status,
+)
+from consult.selectors import consultations_visible_to
+from consult.transitions import ActorNotAllowed, TransitionNotAllowed, refused_pairs
 from tests.factories import PASSWORD, ConsultationFactory, StudyFactory
 from tests.side_effects import side_effects
 

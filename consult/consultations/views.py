@@ -18,14 +18,41 @@ from django.utils.timezone import now
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from consult import sla
 from consult.audit import Action, audit_record
-from consult.consultation_forms import (
+from consult.consultations import sla
+from consult.consultations.forms import (
     ConsultationForm,
     ReassignForm,
     SlaPolicyForm,
     study_label,
 )
+from consult.consultations.report_pdf import report_pdf
+from consult.consultations.report_templates import TEMPLATES, display_rows, template_for
+from consult.consultations.reports import (
+    report_amend,
+    report_save,
+    report_sign,
+    report_sign_allowed,
+)
+from consult.consultations.services import (
+    ConsultationError,
+    attachment_add,
+    consultation_accept,
+    consultation_allowed,
+    consultation_cancel,
+    consultation_close,
+    consultation_create,
+    consultation_missing,
+    consultation_reassign,
+    consultation_request_info,
+    consultation_submit,
+    consultation_update,
+    message_post,
+    sla_policies,
+    sla_standing,
+    thread_mark_read,
+)
+from consult.consultations.sla_sweep import sla_policy_update
 from consult.models import (
     OPEN_STATUSES,
     Attachment,
@@ -43,34 +70,12 @@ from consult.models import (
 )
 from consult.notify import notifications_mark_read, unread_count
 from consult.refusals import refused_page
-from consult.report_pdf import report_pdf
-from consult.report_templates import TEMPLATES, display_rows, template_for
-from consult.reporting import report_amend, report_save, report_sign, report_sign_allowed
 from consult.selectors import consultations_visible_to, get_patient_for, get_visible_or_404
-from consult.sla_sweep import sla_policy_update
 from consult.transitions import TransitionNotAllowed
 from consult.two_factor import (
     SecondFactorRequired,
     require_recent_second_factor,
     second_factor_is_recent,
-)
-from consult.workflow import (
-    ConsultationError,
-    attachment_add,
-    consultation_accept,
-    consultation_allowed,
-    consultation_cancel,
-    consultation_close,
-    consultation_create,
-    consultation_missing,
-    consultation_reassign,
-    consultation_request_info,
-    consultation_submit,
-    consultation_update,
-    message_post,
-    sla_policies,
-    sla_standing,
-    thread_mark_read,
 )
 
 LIST_SELECT = ("patient", "hospital", "assigned_to", "requested_by")

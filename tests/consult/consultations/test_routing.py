@@ -6,9 +6,9 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from consult.consultations.routing import route_pick
+from consult.consultations.services import consultation_submit
 from consult.models import ConsultationAssignment, Role, Status, Subspecialty
-from consult.routing import route_pick
-from consult.workflow import consultation_submit
 from tests.factories import ConsultationFactory, UserFactory, on_call
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]

@@ -9,17 +9,17 @@ from django.db.models import F, Max
 from django.utils.timezone import now
 from django.utils.translation import gettext as _
 
-from consult.models import Consultation, ConsultationActor, ConsultationEvent, Report, Status, User
-from consult.notify import alliance_language
-from consult.realtime import object_group, push_after_commit
-from consult.report_templates import TEMPLATES, clean_data, template_for
-from consult.workflow import (
+from consult.consultations.report_templates import TEMPLATES, clean_data, template_for
+from consult.consultations.services import (
     ConsultationError,
     _notify,
     consultation_allowed,
     consultation_transition,
     coordinators,
 )
+from consult.models import Consultation, ConsultationActor, ConsultationEvent, Report, Status, User
+from consult.notify import alliance_language
+from consult.realtime import object_group, push_after_commit
 
 EDITABLE = ("findings", "impression", "recommendation", "transfer_recommended", "transfer_urgency")
 

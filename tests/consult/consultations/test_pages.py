@@ -45,7 +45,7 @@ def test_an_outsider_cannot_read_the_childs_studies(login, outsider, child):
 
 
 def test_answer_with_new_images_adds_them_to_the_case(login, in_review, county_doctor):
-    from consult.workflow import consultation_request_info
+    from consult.consultations.services import consultation_request_info
 
     consultation_request_info(consultation=in_review, user=in_review.assigned_to, question="CT?")
     new = StudyFactory(patient=in_review.patient, description="复查CT", modalities="CT")
@@ -195,7 +195,7 @@ def test_worklist_accept_moves_to_in_review(login, assigned):
 def test_accepting_someone_elses_case_is_refused_with_a_message(
     login, assigned, second_specialist, coordinator
 ):
-    from consult.workflow import consultation_reassign
+    from consult.consultations.services import consultation_reassign
 
     consultation_reassign(
         consultation=assigned, user=coordinator, specialist=second_specialist, reason="休假"

@@ -65,7 +65,11 @@ def test_doctor_uploads_a_study_in_the_form_and_submits_it(
 def test_doctor_answers_an_information_request_with_new_images(
     page, live_server, county_doctor, password, draft, on_call_specialist, dicom_file
 ):
-    from consult.workflow import consultation_accept, consultation_request_info, consultation_submit
+    from consult.consultations.services import (
+        consultation_accept,
+        consultation_request_info,
+        consultation_submit,
+    )
 
     path, study_uid = dicom_file
     consultation_submit(consultation=draft, user=county_doctor)

@@ -95,7 +95,7 @@ def test_report_signed_while_the_page_was_loading_still_shows(
 ):
     """The "report" event is pushed while the doctor's page is still loading (its script, and so
     its socket, not there yet): once the socket opens, the page sees the report and shows it."""
-    from consult.reporting import report_save, report_sign
+    from consult.consultations.reports import report_save, report_sign
 
     held = []
 

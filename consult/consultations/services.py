@@ -17,7 +17,8 @@ from django.urls import reverse
 from django.utils.timezone import now
 from django.utils.translation import gettext as _
 
-from consult import sla
+from consult.consultations import sla
+from consult.consultations.routing import route_pick
 from consult.models import (
     ACTIONS,
     DEFAULT_POLICIES,
@@ -46,7 +47,6 @@ from consult.realtime import (
     queue_group,
     user_group,
 )
-from consult.routing import route_pick
 from consult.transitions import ActorNotAllowed, Rule, TransitionNotAllowed, action_check
 
 MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
@@ -584,7 +584,7 @@ def message_post(
         kind = Message.Kind.ANSWER if answering else Message.Kind.MESSAGE
         if studies:
             consultation.studies.add(*studies)
-            from consult.consultation_forms import study_label
+            from consult.consultations.forms import study_label
 
             names = "; ".join(study_label(s).strip() for s in studies)
             added = _("New images added to the case: %(studies)s") % {"studies": names}
