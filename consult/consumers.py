@@ -27,7 +27,6 @@ from consult.realtime import (
     session_digest,
     user_group,
 )
-from consult.selectors import consultations_visible_to
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
@@ -123,13 +122,3 @@ class UserLiveConsumer(LiveConsumer):
         if user.department_id:  # the receiving department's referral worklist (issue 6)
             groups.append(object_group("department", user.department_id))
         return groups
-
-
-class ConsultationConsumer(LiveConsumer):
-    """/ws/consultations/<pk>/: the thread, the status and timers, the report of one case."""
-
-    def groups_for(self, user: Any, kwargs: dict[str, Any]) -> list[str] | None:
-        pk = kwargs.get("pk")
-        if not consultations_visible_to(user).filter(pk=pk).exists():
-            return None
-        return [object_group("consultation", pk)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from consult.consultations.sla_sweep import sla_sweep
+from consult.consultations.sla import sla_sweep
 from consult.notify import notification_deliver, notifications_resend_due
 
 

@@ -64,7 +64,7 @@ _AMENDABLE = (Status.REPORTED, Status.CLOSED)
 # machines"). The services check it before they write
 # (`consult.consultations.services.consultation_allowed`);
 # `TRANSITIONS` above is the lower-level graph the one transition function follows, which
-# also carries the SLA ladder's moves (no person: `consult.sla_sweep`).
+# also carries the SLA ladder's moves (no person: `consult.consultations.sla`).
 ACTIONS: dict[str, Rule] = {
     "edit": Rule(
         _("edit the request"),

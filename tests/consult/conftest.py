@@ -37,7 +37,7 @@ def second_specialist(expert_center):
 def assigned(draft, on_call_specialist, coordinator):
     from consult.consultations.services import consultation_submit
 
-    consultation_submit(consultation=draft, user=draft.requested_by)
+    consultation_submit(consultation=draft, actor=draft.requested_by)
     draft.refresh_from_db()
     return draft
 
@@ -46,7 +46,7 @@ def assigned(draft, on_call_specialist, coordinator):
 def in_review(assigned, on_call_specialist):
     from consult.consultations.services import consultation_accept
 
-    consultation_accept(consultation=assigned, user=on_call_specialist)
+    consultation_accept(consultation=assigned, actor=on_call_specialist)
     assigned.refresh_from_db()
     return assigned
 

@@ -54,13 +54,13 @@ def populated(in_review, media_root):
     assert ingest(bytes(changed), sender, "again").status == Outcome.CONFLICT
     attachment_add(
         consultation=in_review,
-        user=doctor,
+        actor=doctor,
         upload=SimpleUploadedFile("referral-letter.pdf", b"%PDF-1.4 letter", "application/pdf"),
     )
     specialist = in_review.assigned_to
     report_save(
         consultation=in_review,
-        user=specialist,
+        actor=specialist,
         edit_version=0,
         template="gi",
         data={"intussusception": "yes", "location": "回结肠型", "length_cm": "4.5"},
@@ -70,7 +70,7 @@ def populated(in_review, media_root):
         transfer_recommended=False,
         transfer_urgency="",
     )
-    report_sign(consultation=in_review, user=specialist, password=PASSWORD)
+    report_sign(consultation=in_review, actor=specialist, password=PASSWORD)
     for reason in ("consultation", "break-glass: 急诊", "report pdf"):
         audit_record(action=AuditEvent.Action.VIEW, user=specialist, obj=child, reason=reason)
     render_cache.build_for_instances(list(Instance.objects.values_list("pk", flat=True)[:1]))

@@ -118,7 +118,7 @@ def test_nothing_is_pushed_for_a_rolled_back_change(in_review, county_doctor):
 
         def post_then_fail():
             with transaction.atomic():
-                message_post(consultation=in_review, user=county_doctor, body="x")
+                message_post(consultation=in_review, actor=county_doctor, body="x")
                 raise RuntimeError("rolled back")
 
         with pytest.raises(RuntimeError):

@@ -72,10 +72,10 @@ def test_doctor_answers_an_information_request_with_new_images(
     )
 
     path, study_uid = dicom_file
-    consultation_submit(consultation=draft, user=county_doctor)
-    consultation_accept(consultation=draft, user=on_call_specialist)
+    consultation_submit(consultation=draft, actor=county_doctor)
+    consultation_accept(consultation=draft, actor=on_call_specialist)
     consultation_request_info(
-        consultation=draft, user=on_call_specialist, question="请上传今天的复查CT。"
+        consultation=draft, actor=on_call_specialist, question="请上传今天的复查CT。"
     )
     before = set(draft.studies.values_list("pk", flat=True))
 
