@@ -76,7 +76,7 @@ def test_worklist_hears_a_routed_case_after_commit(draft, on_call_specialist):
         socket = await sync_to_async(_socket)("/ws/live/", on_call_specialist)
         connected, _ = await socket.connect()
         assert connected
-        await sync_to_async(consultation_submit)(consultation=draft, user=draft.requested_by)
+        await sync_to_async(consultation_submit)(consultation=draft, actor=draft.requested_by)
         events = []
         while not any(e["kind"] == "bell" for e in events):
             events.append(await socket.receive_json_from(timeout=5))
@@ -97,7 +97,7 @@ def test_thread_hears_new_messages(in_review, county_doctor):
         socket = await sync_to_async(_socket)(f"/ws/consultations/{in_review.pk}/", reader)
         connected, _ = await socket.connect()
         assert connected
-        await sync_to_async(message_post)(consultation=in_review, user=county_doctor, body="补充")
+        await sync_to_async(message_post)(consultation=in_review, actor=county_doctor, body="补充")
         event = await socket.receive_json_from(timeout=5)
         assert event["kind"] == "message"
         await socket.disconnect()
