@@ -237,8 +237,8 @@ def _timed(fn, repeat: int) -> list[float]:  # noqa: ANN001
 def _sweeps() -> None:
     from django.utils.timezone import now
 
+    from consult.consultations.sla import sla_sweep
     from consult.models import Consultation, ConsultationEvent, Status
-    from consult.sla_sweep import sla_sweep
     from core.models import Notification
 
     # Repeatable starting point: every running open case submitted 10 min ago, nothing due.

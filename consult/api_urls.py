@@ -1,7 +1,7 @@
 from rest_framework.routers import DefaultRouter
 
 from consult import api
-from consult.consultation_api import ConsultationViewSet
+from consult.consultations.api import ConsultationViewSet
 
 router = DefaultRouter()
 router.register("hospitals", api.HospitalViewSet, basename="hospital")

@@ -19,7 +19,6 @@ from django.conf import settings
 from django.contrib.auth import get_user
 
 from consult.models import Role, SpecialistSubspecialty
-from consult.selectors import consultations_visible_to
 from core.realtime import (
     COORDINATORS,
     access_group,
@@ -123,13 +122,3 @@ class UserLiveConsumer(LiveConsumer):
         if user.department_id:  # the receiving department's referral worklist (issue 6)
             groups.append(object_group("department", user.department_id))
         return groups
-
-
-class ConsultationConsumer(LiveConsumer):
-    """/ws/consultations/<pk>/: the thread, the status and timers, the report of one case."""
-
-    def groups_for(self, user: Any, kwargs: dict[str, Any]) -> list[str] | None:
-        pk = kwargs.get("pk")
-        if not consultations_visible_to(user).filter(pk=pk).exists():
-            return None
-        return [object_group("consultation", pk)]

@@ -11,9 +11,8 @@ from typing import Any
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from consult.models import Consultation, Patient, Priority, Role, Status, User
-from consult.reporting import report_save, report_sign
-from consult.workflow import (
+from consult.consultations.reports import report_save, report_sign
+from consult.consultations.services import (
     attachment_add,
     consultation_accept,
     consultation_create,
@@ -21,6 +20,7 @@ from consult.workflow import (
     consultation_submit,
     consultation_transition,
 )
+from consult.models import Consultation, Patient, Priority, Role, Status, User
 
 DEMO_PASSWORD = "PedsLink-demo-2026"  # noqa: S105 - the demo accounts' password (consult/demo.py)
 
@@ -88,7 +88,7 @@ def _assignee(case: Consultation) -> User:
 @transaction.atomic
 def _seed_one(spec: dict[str, Any], child: Patient, doctor: User) -> Consultation:
     case = consultation_create(
-        user=doctor,
+        actor=doctor,
         patient=child,
         subspecialty=spec["subspecialty"],
         priority=spec.get("priority", Priority.ROUTINE),
@@ -98,20 +98,20 @@ def _seed_one(spec: dict[str, Any], child: Patient, doctor: User) -> Consultatio
         study_ids=child.studies.values_list("pk", flat=True),
     )
     letter = ContentFile("转诊单（演示）\n".encode(), name="转诊单.txt")
-    attachment_add(consultation=case, user=doctor, upload=letter)
+    attachment_add(consultation=case, actor=doctor, upload=letter)
     if spec["until"] == Status.DRAFT:
         return case
-    consultation_submit(consultation=case, user=doctor)
+    consultation_submit(consultation=case, actor=doctor)
     specialist = _assignee(case)
     if spec["until"] == Status.ASSIGNED:
         return case
-    consultation_accept(consultation=case, user=specialist)
+    consultation_accept(consultation=case, actor=specialist)
     if spec["until"] == Status.INFO_REQUESTED:
-        consultation_request_info(consultation=case, user=specialist, question=spec["info"])
+        consultation_request_info(consultation=case, actor=specialist, question=spec["info"])
     elif spec["until"] == Status.REPORTED:
         report_save(
             consultation=case,
-            user=specialist,
+            actor=specialist,
             edit_version=0,
             template="gi",
             data={
@@ -128,7 +128,7 @@ def _seed_one(spec: dict[str, Any], child: Patient, doctor: User) -> Consultatio
             transfer_recommended=True,
             transfer_urgency="urgent",
         )
-        report_sign(consultation=case, user=specialist, password=DEMO_PASSWORD)
+        report_sign(consultation=case, actor=specialist, password=DEMO_PASSWORD)
     return case
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from consult.sla_sweep import sla_sweep
+from consult.consultations.sla import sla_sweep
 
 
 @shared_task(name="consult.sla_sweep", ignore_result=True)

@@ -49,5 +49,5 @@ urlpatterns = [
     path("patients/<int:pk>/", views.PatientDetailView.as_view(), name="patient-detail"),
     path("patients/<int:pk>/edit/", views.PatientEditView.as_view(), name="patient-edit"),
     path("audit/", views.AuditListView.as_view(), name="audit-list"),
-    path("", include("consult.consultation_urls")),
+    path("", include("consult.consultations.urls")),
 ]

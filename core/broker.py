@@ -15,7 +15,7 @@ Here a channel whose transport was detached raises redis' `ConnectionError` inst
 kombu and Celery already handle as what it is: the restore of unacknowledged messages and
 the late acknowledgement are given up (logged as "Couldn't ack"), and the consumer
 reconnects. Nothing is lost by giving them up: every periodic task here is a sweep over
-the database (consult/sla_sweep.py), so a message that was not acknowledged is simply done
+the database (consult/consultations/sla.py), so a message that was not acknowledged is simply done
 by the next sweep, exactly once because the sweep claims rows in the database.
 
 Selected with `CELERY_BROKER_TRANSPORT` in settings; the broker URL stays `redis://...`.

@@ -353,7 +353,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 if CELERY_BROKER_URL.startswith("redis://"):
     CELERY_BROKER_TRANSPORT = "core.broker:Transport"
 CELERY_TIMEZONE = TIME_ZONE
-# The SLA ladder and the notification outbox are swept (never ETA tasks): see consult/sla_sweep.py.
+# The SLA ladder and the notification outbox are swept (never ETA tasks): see
+# consult/consultations/sla.py.
 SLA_SWEEP_SECONDS = float(env("SLA_SWEEP_SECONDS", "60"))
 CELERY_BEAT_SCHEDULE: dict = {
     "sla-sweep": {"task": "consult.sla_sweep", "schedule": SLA_SWEEP_SECONDS},

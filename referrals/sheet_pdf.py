@@ -14,7 +14,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import SimpleDocTemplate, Spacer, Table, TableStyle
 
 from consult.ages import pediatric_age
-from consult.report_pdf import _p, _styles
+from consult.consultations.report_pdf import _p, _styles
 from referrals.models import Referral
 
 SHEET_LANGUAGE = "zh-hans"

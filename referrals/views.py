@@ -16,8 +16,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from consult.consultations.report_pdf import report_pdf
 from consult.models import Role
-from consult.report_pdf import report_pdf
 from consult.selectors import consultations_visible_to, get_visible_or_404, patients_visible_to
 from core.audit import Action, AuditContext, audit_record
 from core.refusals import refused_page

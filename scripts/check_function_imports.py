@@ -61,7 +61,7 @@ def _imported_modules(node: ast.Import | ast.ImportFrom, path: Path) -> list[str
         source = ".".join([*base, node.module] if node.module else base)
     else:
         source = node.module or ""
-    # `from viewer import render` imports the module viewer.render, not the package.
+    # `from viewer import models` imports the module viewer.models, not the package.
     return [
         f"{source}.{alias.name}" if _is_our_module(f"{source}.{alias.name}") else source
         for alias in node.names

@@ -3,7 +3,7 @@
 
 LAYERS below is the one place the order is written: top first, each layer a list of module
 prefixes. A module belongs to the layer of its longest matching prefix, so a module moved
-from `consult.audit` to `core.audit` changes layer by its new name and prefixes of modules
+from `core.audit` to `core.audit` changes layer by its new name and prefixes of modules
 that no longer exist simply match nothing.
 
     python scripts/import_contracts.py --check   # exit 1 on a new upward import or a stale
@@ -54,25 +54,25 @@ LAYERS: list[tuple[str, list[str]]] = [
         "core",
         [
             "core",
-            "consult.api_parsers",
-            "consult.audit",
-            "consult.auth_audit",
-            "consult.backup",
-            "consult.deadline_sweep",
-            "consult.health",
-            "consult.input_guard",
-            "consult.management.commands.backup",
-            "consult.management.commands.restore",
-            "consult.middleware",
-            "consult.models.audit",
-            "consult.models.notifications",
-            "consult.notify",
-            "consult.realtime",
-            "consult.refusals",
-            "consult.revocation",
-            "consult.sms",
-            "consult.transitions",
-            "pedslink.broker",
+            "core.api_parsers",
+            "core.audit",
+            "core.auth_audit",
+            "core.backup",
+            "core.deadline_sweep",
+            "core.health",
+            "core.input_guard",
+            "core.management.commands.backup",
+            "core.management.commands.restore",
+            "core.middleware",
+            "core.models.audit",
+            "core.models.notifications",
+            "core.notify",
+            "core.realtime",
+            "core.refusals",
+            "core.revocation",
+            "core.sms",
+            "core.transitions",
+            "core.broker",
         ],
     ),
     # Settings, keys, proxy and header middleware, handlers, Celery app: import no app.

@@ -47,7 +47,7 @@ OPEN_STATUSES = (Status.SUBMITTED, Status.ASSIGNED, Status.IN_REVIEW, Status.INF
 
 
 class Actor:
-    """Who a user is for one case (`consult.workflow.consultation_actors`)."""
+    """Who a user is for one case (`consult.consultations.services.consultation_actors`)."""
 
     REFERRING = "referring"  # a referring doctor of the case's hospital
     ASSIGNEE = "assignee"  # the specialist the case is assigned to now
@@ -61,9 +61,10 @@ class Actor:
 _AMENDABLE = (Status.REPORTED, Status.CLOSED)
 
 # What a person may do to a case, from which status, with what result (STYLE.md "State
-# machines"). The services check it before they write (`consult.workflow.consultation_allowed`);
+# machines"). The services check it before they write
+# (`consult.consultations.services.consultation_allowed`);
 # `TRANSITIONS` above is the lower-level graph the one transition function follows, which
-# also carries the SLA ladder's moves (no person: `consult.sla_sweep`).
+# also carries the SLA ladder's moves (no person: `consult.consultations.sla`).
 ACTIONS: dict[str, Rule] = {
     "edit": Rule(
         _("edit the request"),
@@ -236,7 +237,8 @@ class Consultation(models.Model):
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
     submitted_at = models.DateTimeField(_("submitted"), null=True, blank=True)
     reported_at = models.DateTimeField(_("reported"), null=True, blank=True)
-    # The SLA clock (see consult/sla.py): paused time so far and the start of a running pause.
+    # The SLA clock (see consult/consultations/sla.py): paused time so far and the start of a
+    # running pause.
     sla_paused_seconds = models.PositiveIntegerField(default=0)
     sla_paused_since = models.DateTimeField(null=True, blank=True)
     # Ladder progress: 0 nothing done, 1 reminded, 2 warned, 3 breached, 3+n n-th repeat.

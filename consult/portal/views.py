@@ -26,12 +26,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from consult.ages import pediatric_age
+from consult.consultations.report_pdf import report_pdf
+from consult.consultations.report_templates import TEMPLATES, display_rows
 from consult.models import Guardian, PortalShare, Report, User
 from consult.portal import services as svc
 from consult.portal.limits import LimiterUnavailable
 from consult.portal.selectors import green_channel_appointment, key_images
-from consult.report_pdf import report_pdf
-from consult.report_templates import TEMPLATES, display_rows
 from consult.selectors import consultations_visible_to, get_visible_or_404
 from core.audit import Action, AuditContext
 from core.refusals import refused_page

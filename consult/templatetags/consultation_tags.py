@@ -6,7 +6,8 @@ from django import template
 from django.utils.timezone import now
 
 from consult.ages import pediatric_age
-from consult.sla_sweep import time_left_text
+from consult.consultations.selectors import home_context
+from consult.consultations.sla import time_left_text
 from core.notify import unread_count
 
 register = template.Library()
@@ -36,8 +37,6 @@ def field_value(data: dict, name: str) -> str:
 @register.inclusion_tag("consult/consultations/_home_live.html", takes_context=True)
 def consultation_home(context: dict) -> dict:
     """The role's live consultation block for the home page."""
-    from consult.consultation_views import home_context
-
     return {
         **home_context(context["user"]),
         "request": context.get("request"),

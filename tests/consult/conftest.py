@@ -35,17 +35,17 @@ def second_specialist(expert_center):
 
 @pytest.fixture
 def assigned(draft, on_call_specialist, coordinator):
-    from consult.workflow import consultation_submit
+    from consult.consultations.services import consultation_submit
 
-    consultation_submit(consultation=draft, user=draft.requested_by)
+    consultation_submit(consultation=draft, actor=draft.requested_by)
     draft.refresh_from_db()
     return draft
 
 
 @pytest.fixture
 def in_review(assigned, on_call_specialist):
-    from consult.workflow import consultation_accept
+    from consult.consultations.services import consultation_accept
 
-    consultation_accept(consultation=assigned, user=on_call_specialist)
+    consultation_accept(consultation=assigned, actor=on_call_specialist)
     assigned.refresh_from_db()
     return assigned

@@ -12,8 +12,8 @@ from django.urls import reverse
 from pypdf import PdfReader
 from rest_framework.test import APIClient
 
+from consult.consultations.report_pdf import report_pdf
 from consult.models import Hospital, Patient, Report
-from consult.report_pdf import report_pdf
 from consult.services import patient_register
 from core.audit import SYSTEM
 from tests.consult.test_patients import child_form

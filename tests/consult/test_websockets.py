@@ -71,12 +71,12 @@ def test_outsider_cannot_watch_a_case(assigned, outsider):
 
 def test_worklist_hears_a_routed_case_after_commit(draft, on_call_specialist):
     async def scenario():
-        from consult.workflow import consultation_submit
+        from consult.consultations.services import consultation_submit
 
         socket = await sync_to_async(_socket)("/ws/live/", on_call_specialist)
         connected, _ = await socket.connect()
         assert connected
-        await sync_to_async(consultation_submit)(consultation=draft, user=draft.requested_by)
+        await sync_to_async(consultation_submit)(consultation=draft, actor=draft.requested_by)
         events = []
         while not any(e["kind"] == "bell" for e in events):
             events.append(await socket.receive_json_from(timeout=5))
@@ -92,12 +92,12 @@ def test_thread_hears_new_messages(in_review, county_doctor):
     reader = in_review.assigned_to
 
     async def scenario():
-        from consult.workflow import message_post
+        from consult.consultations.services import message_post
 
         socket = await sync_to_async(_socket)(f"/ws/consultations/{in_review.pk}/", reader)
         connected, _ = await socket.connect()
         assert connected
-        await sync_to_async(message_post)(consultation=in_review, user=county_doctor, body="补充")
+        await sync_to_async(message_post)(consultation=in_review, actor=county_doctor, body="补充")
         event = await socket.receive_json_from(timeout=5)
         assert event["kind"] == "message"
         await socket.disconnect()
@@ -111,14 +111,14 @@ def test_nothing_is_pushed_for_a_rolled_back_change(in_review, county_doctor):
     async def scenario():
         from django.db import transaction
 
-        from consult.workflow import message_post
+        from consult.consultations.services import message_post
 
         socket = await sync_to_async(_socket)(f"/ws/consultations/{in_review.pk}/", reader)
         await socket.connect()
 
         def post_then_fail():
             with transaction.atomic():
-                message_post(consultation=in_review, user=county_doctor, body="x")
+                message_post(consultation=in_review, actor=county_doctor, body="x")
                 raise RuntimeError("rolled back")
 
         with pytest.raises(RuntimeError):

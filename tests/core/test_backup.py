@@ -19,10 +19,10 @@ from django.utils import translation
 from pydicom.data import get_testdata_file
 from pypdf import PdfReader
 
+from consult.consultations.report_pdf import report_pdf
+from consult.consultations.reports import report_save, report_sign
+from consult.consultations.services import attachment_add
 from consult.models import Report
-from consult.report_pdf import report_pdf
-from consult.reporting import report_save, report_sign
-from consult.workflow import attachment_add
 from core import backup
 from core.audit import audit_record
 from core.models import AuditEvent
@@ -56,13 +56,13 @@ def populated(in_review, media_root):
     assert ingest(bytes(changed), sender, "again").status == Outcome.CONFLICT
     attachment_add(
         consultation=in_review,
-        user=doctor,
+        actor=doctor,
         upload=SimpleUploadedFile("referral-letter.pdf", b"%PDF-1.4 letter", "application/pdf"),
     )
     specialist = in_review.assigned_to
     report_save(
         consultation=in_review,
-        user=specialist,
+        actor=specialist,
         edit_version=0,
         template="gi",
         data={"intussusception": "yes", "location": "回结肠型", "length_cm": "4.5"},
@@ -72,7 +72,7 @@ def populated(in_review, media_root):
         transfer_recommended=False,
         transfer_urgency="",
     )
-    report_sign(consultation=in_review, user=specialist, password=PASSWORD)
+    report_sign(consultation=in_review, actor=specialist, password=PASSWORD)
     for reason in ("consultation", "break-glass: 急诊", "report pdf"):
         audit_record(action=AuditEvent.Action.VIEW, user=specialist, obj=child, reason=reason)
     render_cache.build_for_instances(list(Instance.objects.values_list("pk", flat=True)[:1]))
@@ -144,7 +144,7 @@ from django.core.files.storage import default_storage
 from django.utils import translation
 from pypdf import PdfReader
 from consult.models import Attachment, Report
-from consult.report_pdf import report_pdf
+from consult.consultations.report_pdf import report_pdf
 from viewer.models import IngestConflict, Instance
 
 def sha(key):

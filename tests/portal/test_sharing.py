@@ -12,11 +12,11 @@ from tests.portal.conftest import link_token, post, sms_code
 
 @pytest.fixture
 def reported(in_review, on_call_specialist, password, mother):
-    from consult.reporting import report_save
+    from consult.consultations.reports import report_save
 
     report_save(
         consultation=in_review,
-        user=on_call_specialist,
+        actor=on_call_specialist,
         edit_version=0,
         findings="右下腹同心圆征。",
         impression="回结肠型肠套叠。",
@@ -25,10 +25,10 @@ def reported(in_review, on_call_specialist, password, mother):
 
 
 def _sign(consultation, user, password, captured):  # noqa: ANN001, ANN202
-    from consult.reporting import report_sign
+    from consult.consultations.reports import report_sign
 
     with captured(execute=True):
-        return report_sign(consultation=consultation, user=user, password=password)
+        return report_sign(consultation=consultation, actor=user, password=password)
 
 
 def test_signing_shares_with_every_guardian_by_default(
@@ -60,14 +60,14 @@ def test_amendment_is_shared_again_and_the_old_link_leads_to_the_new_version(
     english,
     django_capture_on_commit_callbacks,
 ):
-    from consult.reporting import report_amend, report_save
+    from consult.consultations.reports import report_amend, report_save
 
     v1 = _sign(reported, on_call_specialist, password, django_capture_on_commit_callbacks)
     old_token = link_token(mother.mobile)
-    draft = report_amend(consultation=reported, user=on_call_specialist, reason="补充诊断")
+    draft = report_amend(consultation=reported, actor=on_call_specialist, reason="补充诊断")
     report_save(
         consultation=reported,
-        user=on_call_specialist,
+        actor=on_call_specialist,
         edit_version=draft.edit_version,
         findings="右下腹同心圆征，可见淋巴结。",
         impression="回结肠型肠套叠，伴肠系膜淋巴结肿大。",

@@ -16,8 +16,8 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from consult.ages import pediatric_age
+from consult.consultations.report_templates import TEMPLATES, display_rows
 from consult.models import Report
-from consult.report_templates import TEMPLATES, display_rows
 
 FONT = "STSong-Light"
 

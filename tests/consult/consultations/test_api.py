@@ -93,3 +93,19 @@ def test_list_query_count_is_constant(api, county_doctor, child, django_assert_m
         ConsultationFactory(patient=child, hospital=child.home_hospital, status=Status.ASSIGNED)
     with django_assert_max_num_queries(len(few.captured_queries)):
         assert client.get("/api/consultations/").json()["count"] == 9
+
+
+def test_an_api_action_is_audited_once_by_the_service(
+    api, draft, county_doctor, on_call_specialist
+):
+    response = api(county_doctor).post(
+        f"/api/consultations/{draft.pk}/submit/", REMOTE_ADDR="10.1.2.4"
+    )
+    assert response.status_code == 200
+    [row] = AuditEvent.objects.filter(action="update", object_id=str(draft.pk))
+    assert (row.object_type, row.patient_id, row.user, row.ip) == (
+        "consultation",
+        draft.patient_id,
+        county_doctor,
+        "10.1.2.4",
+    )

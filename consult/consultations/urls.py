@@ -1,6 +1,6 @@
 from django.urls import path
 
-from consult import consultation_views as v
+from consult.consultations import views as v
 
 urlpatterns = [
     path("consultations/", v.consultation_list, name="consultation-list"),

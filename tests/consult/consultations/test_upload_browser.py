@@ -65,13 +65,17 @@ def test_doctor_uploads_a_study_in_the_form_and_submits_it(
 def test_doctor_answers_an_information_request_with_new_images(
     page, live_server, county_doctor, password, draft, on_call_specialist, dicom_file
 ):
-    from consult.workflow import consultation_accept, consultation_request_info, consultation_submit
+    from consult.consultations.services import (
+        consultation_accept,
+        consultation_request_info,
+        consultation_submit,
+    )
 
     path, study_uid = dicom_file
-    consultation_submit(consultation=draft, user=county_doctor)
-    consultation_accept(consultation=draft, user=on_call_specialist)
+    consultation_submit(consultation=draft, actor=county_doctor)
+    consultation_accept(consultation=draft, actor=on_call_specialist)
     consultation_request_info(
-        consultation=draft, user=on_call_specialist, question="请上传今天的复查CT。"
+        consultation=draft, actor=on_call_specialist, question="请上传今天的复查CT。"
     )
     before = set(draft.studies.values_list("pk", flat=True))
 

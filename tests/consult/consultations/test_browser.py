@@ -95,7 +95,7 @@ def test_report_signed_while_the_page_was_loading_still_shows(
 ):
     """The "report" event is pushed while the doctor's page is still loading (its script, and so
     its socket, not there yet): once the socket opens, the page sees the report and shows it."""
-    from consult.reporting import report_save, report_sign
+    from consult.consultations.reports import report_save, report_sign
 
     held = []
 
@@ -109,9 +109,9 @@ def test_report_signed_while_the_page_was_loading_still_shows(
     assert not page.locator("a.pdf").count()
 
     specialist = in_review.assigned_to
-    report_save(consultation=in_review, user=specialist, edit_version=0, template="general",
+    report_save(consultation=in_review, actor=specialist, edit_version=0, template="general",
                 findings="双肾大小形态正常。", impression="未见异常。")  # fmt: skip
-    report_sign(consultation=in_review, user=specialist, password=password)
+    report_sign(consultation=in_review, actor=specialist, password=password)
     while not held:  # the route handler runs while Playwright waits
         page.wait_for_timeout(50)
     held[0].continue_()

@@ -1,12 +1,13 @@
 """Consultation services: every write to a consultation goes through here.
 
 `consultation_transition` is the only function that changes a case's status
-(STYLE.md "State machines"); the other services check who may act, then call it.
+(STYLE.md "State machines"); the other services check who may act, then call it. Each
+action takes the actor and an AuditContext and writes, in one transaction, the change, its
+event row, its audit row (`consultation_audit`) and its after-commit pushes and notices.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,11 +18,10 @@ from django.urls import reverse
 from django.utils.timezone import now
 from django.utils.translation import gettext as _
 
-from consult import sla
+from consult.consultations import sla
+from consult.consultations.routing import route_pick
 from consult.models import (
     ACTIONS,
-    DEFAULT_POLICIES,
-    OPEN_STATUSES,
     TRANSITIONS,
     Attachment,
     Consultation,
@@ -33,12 +33,11 @@ from consult.models import (
     Patient,
     Priority,
     Role,
-    SlaPolicy,
     Status,
     Subspecialty,
     User,
 )
-from consult.routing import route_pick
+from core.audit import SYSTEM, Action, AuditContext, audit_record
 from core.notify import alliance_language, notification_create
 from core.realtime import (
     COORDINATORS,
@@ -63,48 +62,6 @@ class ConsultationNotAllowed(TransitionNotAllowed, ConsultationError):
 
 class ConsultationActorNotAllowed(ActorNotAllowed, ConsultationNotAllowed):
     """Not for this person: HTTP 403."""
-
-
-# --- SLA bookkeeping -----------------------------------------------------------------
-
-
-def sla_policies() -> dict[str, sla.Policy]:
-    """The policy per priority: the admin's rows, the defaults where a row is missing."""
-    policies = {
-        p: sla.Policy.from_seconds(v["target_seconds"], v["breach_seconds"])
-        for p, v in DEFAULT_POLICIES.items()
-    }
-    for row in SlaPolicy.objects.all():
-        policies[row.priority] = sla.Policy.from_seconds(
-            row.target_seconds, row.breach_seconds, row.remind_percent, row.repeat_seconds
-        )
-    return policies
-
-
-def sla_clock(consultation: Consultation) -> sla.Clock:
-    return sla.Clock(
-        submitted_at=consultation.submitted_at or now(),
-        paused_seconds=consultation.sla_paused_seconds,
-        paused_since=consultation.sla_paused_since,
-    )
-
-
-def sla_deadline(consultation: Consultation, policy: sla.Policy) -> dt.datetime | None:
-    if consultation.status not in OPEN_STATUSES or consultation.submitted_at is None:
-        return None
-    return sla.next_deadline(policy, sla_clock(consultation), consultation.sla_stage)
-
-
-def sla_standing(
-    consultation: Consultation, policies: dict[str, sla.Policy], at: dt.datetime | None = None
-) -> sla.Standing | None:
-    if consultation.submitted_at is None:
-        return None
-    clock = sla_clock(consultation)
-    if consultation.status not in OPEN_STATUSES:
-        # The clock stopped when the report was signed (or the case was cancelled).
-        at = consultation.reported_at or consultation.updated_at
-    return sla.standing(policies[consultation.priority], clock, at or now())
 
 
 # --- the transition function -----------------------------------------------------------
@@ -148,13 +105,7 @@ def consultation_transition(
     at = now()
     with transaction.atomic():
         changes: dict[str, Any] = {"status": to, "updated_at": at}
-        if old == Status.DRAFT and to == Status.SUBMITTED:
-            changes.update(submitted_at=at, sla_stage=0, sla_paused_seconds=0)
-        if to == Status.INFO_REQUESTED and old != Status.INFO_REQUESTED:
-            changes["sla_paused_since"] = at
-        if old == Status.INFO_REQUESTED and to != Status.INFO_REQUESTED:
-            clock = sla.resume(sla_clock(consultation), at)
-            changes.update(sla_paused_seconds=clock.paused_seconds, sla_paused_since=None)
+        changes.update(sla.sla_clock_changes(consultation, to, at))
         if to == Status.REPORTED:
             changes["reported_at"] = at
         previous_assignee = consultation.assigned_to_id
@@ -169,8 +120,8 @@ def consultation_transition(
             )
         for field, value in changes.items():
             setattr(consultation, field, value)
-        policy = sla_policies()[consultation.priority]
-        consultation.next_deadline = sla_deadline(consultation, policy)
+        policy = sla.sla_policies()[consultation.priority]
+        consultation.next_deadline = sla.sla_deadline(consultation, policy)
         Consultation.objects.filter(pk=consultation.pk).update(
             next_deadline=consultation.next_deadline
         )
@@ -196,6 +147,24 @@ def consultation_transition(
     return consultation
 
 
+def consultation_audit(
+    consultation: Consultation,
+    actor: User,
+    context: AuditContext,
+    reason: str,
+    action: str = Action.UPDATE,
+) -> None:
+    """The audit row of a change to the case, written in the change's transaction."""
+    audit_record(
+        action=action,
+        context=context,
+        user=actor,
+        obj=consultation,
+        patient=consultation.patient,
+        reason=reason,
+    )
+
+
 def coordinators() -> list[User]:
     return list(User.objects.filter(role=Role.COORDINATOR, is_active=True))
 
@@ -204,7 +173,7 @@ def case_url(consultation: Consultation) -> str:
     return reverse("consultation-detail", args=[consultation.pk])
 
 
-def _notify(
+def consultation_notify(
     recipients: Iterable[User | None],
     kind: str,
     subject: str,
@@ -213,6 +182,7 @@ def _notify(
     *,
     sms: bool = False,
 ) -> None:
+    """Outbox rows about the case for `recipients` (nobody left out: None is skipped)."""
     notification_create(
         recipients=[r for r in recipients if r is not None],
         kind=kind,
@@ -281,7 +251,8 @@ def consultation_allowed(
 
 def consultation_create(
     *,
-    user: User,
+    actor: User,
+    context: AuditContext = SYSTEM,
     patient: Patient,
     subspecialty: str = Subspecialty.GENERAL,
     priority: str = Priority.ROUTINE,
@@ -289,15 +260,18 @@ def consultation_create(
     clinical_history: str = "",
     question: str = "",
     study_ids: Iterable[int] = (),
+    files: Iterable[UploadedFile] = (),
 ) -> Consultation:
-    """Save a new draft for a child of the doctor's hospital."""
-    if user.role != Role.REFERRING_DOCTOR or not user.hospital_id:
+    """Save a new draft for a child of the doctor's hospital, with its attached files."""
+    if actor.role != Role.REFERRING_DOCTOR or not actor.hospital_id:
         raise ConsultationError(_("Only a referring doctor can ask for a consultation."))
+    files = list(files)
+    _check_sizes(files)
     with transaction.atomic():
         consultation = Consultation.objects.create(
             patient=patient,
-            hospital_id=user.hospital_id,
-            requested_by=user,
+            hospital_id=actor.hospital_id,
+            requested_by=actor,
             subspecialty=subspecialty,
             priority=priority,
             urgent_reason=urgent_reason,
@@ -308,10 +282,13 @@ def consultation_create(
         ConsultationEvent.objects.create(
             consultation=consultation,
             at=now(),
-            actor=user,
+            actor=actor,
             to_status=Status.DRAFT,
             kind=ConsultationEvent.Kind.STATUS,
         )
+        for upload in files:
+            attachment_add(consultation=consultation, actor=actor, upload=upload)
+        consultation_audit(consultation, actor, context, "create", action=Action.CREATE)
     return consultation
 
 
@@ -328,12 +305,16 @@ def _set_studies(consultation: Consultation, study_ids: Iterable[int]) -> None:
 def consultation_update(
     *,
     consultation: Consultation,
-    user: User,
+    actor: User,
+    context: AuditContext = SYSTEM,
     study_ids: Iterable[int] | None = None,
+    files: Iterable[UploadedFile] = (),
     **fields: Any,
 ) -> Consultation:
-    """Edit a draft (only drafts change; a submitted question stays as the specialist read it)."""
-    consultation_allowed("edit", consultation=consultation, user=user)
+    """Edit a draft (only drafts change; a submitted question stays as the specialist read it)
+    and attach more files to it."""
+    consultation_allowed("edit", consultation=consultation, user=actor)
+    files = list(files)
     allowed = {"subspecialty", "priority", "urgent_reason", "clinical_history", "question"}
     with transaction.atomic():
         updated = Consultation.objects.filter(pk=consultation.pk, status=Status.DRAFT).update(
@@ -344,6 +325,9 @@ def consultation_update(
         consultation.refresh_from_db()
         if study_ids is not None:
             _set_studies(consultation, study_ids)
+        for upload in files:
+            attachment_add(consultation=consultation, actor=actor, upload=upload)
+        consultation_audit(consultation, actor, context, "edit")
     return consultation
 
 
@@ -361,18 +345,21 @@ def consultation_missing(consultation: Consultation) -> list[str]:
     return missing
 
 
-def consultation_submit(*, consultation: Consultation, user: User) -> Consultation:
+def consultation_submit(
+    *, consultation: Consultation, actor: User, context: AuditContext = SYSTEM
+) -> Consultation:
     """Submit a complete draft and route it. Only a draft: a case already with a specialist
     is never pulled back and routed again."""
-    consultation_allowed("submit", consultation=consultation, user=user)
+    consultation_allowed("submit", consultation=consultation, user=actor)
     missing = consultation_missing(consultation)
     if missing:
         raise ConsultationError(
             _("Not submitted yet. Still missing: %(items)s.") % {"items": "; ".join(missing)}
         )
     with transaction.atomic():
-        consultation_transition(consultation=consultation, to=Status.SUBMITTED, actor=user)
-        consultation_route(consultation=consultation, actor=user)
+        consultation_transition(consultation=consultation, to=Status.SUBMITTED, actor=actor)
+        consultation_route(consultation=consultation, actor=actor)
+        consultation_audit(consultation, actor, context, "submit")
     return consultation
 
 
@@ -388,7 +375,7 @@ def consultation_route(
         pick = route_pick(subspecialty=consultation.subspecialty, at=now(), exclude=exclude)
         if pick is None:
             if consultation.status == Status.SUBMITTED:
-                _notify(
+                consultation_notify(
                     coordinators(),
                     "queue",
                     _("Case waiting for a specialist"),
@@ -405,7 +392,7 @@ def consultation_route(
             assignee=pick,
             reason=reason or _("Routed: on call, fewest open cases"),
         )
-        _notify(
+        consultation_notify(
             [pick],
             "assigned",
             _("New case assigned to you"),
@@ -420,35 +407,43 @@ def consultation_route(
 # --- the specialist's and coordinator's moves -------------------------------------------
 
 
-def consultation_accept(*, consultation: Consultation, user: User) -> Consultation:
+def consultation_accept(
+    *, consultation: Consultation, actor: User, context: AuditContext = SYSTEM
+) -> Consultation:
     """The specialist starts reading: from their worklist, or takes a case from the queue."""
-    if user.role != Role.SPECIALIST:
+    if actor.role != Role.SPECIALIST:
         refusal = _("Only a specialist can accept a case.")
     elif consultation.assigned_to_id is not None:
         refusal = _("This case is assigned to another specialist.")
     else:
         refusal = _("This case is for another subspecialty.")
-    consultation_allowed("accept", consultation=consultation, user=user, actor_refusal=refusal)
+    consultation_allowed("accept", consultation=consultation, user=actor, actor_refusal=refusal)
     with transaction.atomic():
         if consultation.status == Status.SUBMITTED and consultation.assigned_to_id is None:
             consultation_transition(
                 consultation=consultation,
                 to=Status.ASSIGNED,
-                actor=user,
-                assignee=user,
+                actor=actor,
+                assignee=actor,
                 reason=_("Taken from the queue"),
             )
-        consultation_transition(consultation=consultation, to=Status.IN_REVIEW, actor=user)
+        consultation_transition(consultation=consultation, to=Status.IN_REVIEW, actor=actor)
+        consultation_audit(consultation, actor, context, "accept")
     return consultation
 
 
 def consultation_reassign(
-    *, consultation: Consultation, user: User, specialist: User | None, reason: str
+    *,
+    consultation: Consultation,
+    actor: User,
+    context: AuditContext = SYSTEM,
+    specialist: User | None,
+    reason: str,
 ) -> Consultation:
     """The coordinator moves a case to another specialist (or back to the queue). A case
     waiting for information keeps a specialist (the answer must reach somebody)."""
     action = "reassign" if specialist is not None else "requeue"
-    rule = consultation_allowed(action, consultation=consultation, user=user)
+    rule = consultation_allowed(action, consultation=consultation, user=actor)
     if not reason.strip():
         raise ConsultationError(_("Give a reason for the reassignment."))
     if specialist is not None and specialist.role != Role.SPECIALIST:
@@ -459,33 +454,37 @@ def consultation_reassign(
     with transaction.atomic(), alliance_language():
         previous = consultation.assigned_to
         consultation_transition(
-            consultation=consultation, to=to, actor=user, assignee=specialist, reason=reason
+            consultation=consultation, to=to, actor=actor, assignee=specialist, reason=reason
         )
         body = _("Case #%(id)s was reassigned by the coordinator: %(reason)s") % {
             "id": consultation.pk,
             "reason": reason,
         }
-        _notify([specialist, previous], "reassigned", _("Case reassigned"), body, consultation)
+        consultation_notify(
+            [specialist, previous], "reassigned", _("Case reassigned"), body, consultation
+        )
+        consultation_audit(consultation, actor, context, action)
     return consultation
 
 
 def consultation_request_info(
     *,
     consultation: Consultation,
-    user: User,
+    actor: User,
+    context: AuditContext = SYSTEM,
     question: str,
     files: Iterable[UploadedFile] = (),
 ) -> Message:
     """The specialist asks the referring doctor; the SLA clock pauses until the answer."""
-    consultation_allowed("request_info", consultation=consultation, user=user)
+    consultation_allowed("request_info", consultation=consultation, user=actor)
     if not question.strip():
         raise ConsultationError(_("Write the question for the referring doctor."))
     with transaction.atomic(), alliance_language():
         consultation_transition(
-            consultation=consultation, to=Status.INFO_REQUESTED, actor=user, reason=question[:500]
+            consultation=consultation, to=Status.INFO_REQUESTED, actor=actor, reason=question[:500]
         )
-        message = _message_create(consultation, user, question, Message.Kind.INFO_REQUEST, files)
-        _notify(
+        message = _message_create(consultation, actor, question, Message.Kind.INFO_REQUEST, files)
+        consultation_notify(
             [consultation.requested_by],
             "info_request",
             _("The specialist asks for information"),
@@ -493,30 +492,39 @@ def consultation_request_info(
             consultation,
             sms=True,
         )
+        consultation_audit(consultation, actor, context, "request_info")
     return message
 
 
-def consultation_cancel(*, consultation: Consultation, user: User, reason: str) -> Consultation:
-    consultation_allowed("cancel", consultation=consultation, user=user)
+def consultation_cancel(
+    *, consultation: Consultation, actor: User, context: AuditContext = SYSTEM, reason: str
+) -> Consultation:
+    consultation_allowed("cancel", consultation=consultation, user=actor)
     if not reason.strip():
         raise ConsultationError(_("Give a reason for cancelling."))
     with transaction.atomic(), alliance_language():
         consultation_transition(
-            consultation=consultation, to=Status.CANCELLED, actor=user, reason=reason
+            consultation=consultation, to=Status.CANCELLED, actor=actor, reason=reason
         )
-        _notify(
+        consultation_notify(
             [consultation.assigned_to],
             "cancelled",
             _("Case cancelled"),
             _("Case #%(id)s was cancelled: %(reason)s") % {"id": consultation.pk, "reason": reason},
             consultation,
         )
+        consultation_audit(consultation, actor, context, "cancel")
     return consultation
 
 
-def consultation_close(*, consultation: Consultation, user: User) -> Consultation:
-    consultation_allowed("close", consultation=consultation, user=user)
-    return consultation_transition(consultation=consultation, to=Status.CLOSED, actor=user)
+def consultation_close(
+    *, consultation: Consultation, actor: User, context: AuditContext = SYSTEM
+) -> Consultation:
+    consultation_allowed("close", consultation=consultation, user=actor)
+    with transaction.atomic():
+        consultation_transition(consultation=consultation, to=Status.CLOSED, actor=actor)
+        consultation_audit(consultation, actor, context, "close")
+    return consultation
 
 
 # --- the thread ------------------------------------------------------------------------
@@ -527,17 +535,23 @@ def _message_create(
 ) -> Message:
     message = Message.objects.create(consultation=consultation, author=user, body=body, kind=kind)
     for upload in files:
-        attachment_add(consultation=consultation, user=user, upload=upload, message=message)
+        attachment_add(consultation=consultation, actor=user, upload=upload, message=message)
     MessageReceipt.objects.create(message=message, user=user, read_at=message.created_at)
     push_after_commit(object_group("consultation", consultation.pk), "message", id=message.pk)
     return message
 
 
-def attachment_add(
-    *, consultation: Consultation, user: User, upload: UploadedFile, message: Message | None = None
-) -> Attachment:
-    if upload.size and upload.size > MAX_ATTACHMENT_BYTES:
+def _check_sizes(files: Iterable[UploadedFile]) -> None:
+    if any(upload.size and upload.size > MAX_ATTACHMENT_BYTES for upload in files):
         raise ConsultationError(_("A file is larger than 20 MB."))
+
+
+def attachment_add(
+    *, consultation: Consultation, actor: User, upload: UploadedFile, message: Message | None = None
+) -> Attachment:
+    """Keep one file on the case (a part of the draft, the edit or the message that brings
+    it, whose audit row covers it)."""
+    _check_sizes([upload])
     if consultation.status in (Status.CLOSED, Status.CANCELLED):
         raise ConsultationError(_("This case is closed; nothing can be added."))
     return Attachment.objects.create(
@@ -546,7 +560,7 @@ def attachment_add(
         file=upload,
         name=(upload.name or "file")[:200],
         size=upload.size or 0,
-        uploaded_by=user,
+        uploaded_by=actor,
     )
 
 
@@ -559,7 +573,8 @@ def thread_participants(consultation: Consultation) -> list[User]:
 def message_post(
     *,
     consultation: Consultation,
-    user: User,
+    actor: User,
+    context: AuditContext = SYSTEM,
     body: str,
     files: Iterable[UploadedFile] = (),
     study_ids: Iterable[int] = (),
@@ -568,43 +583,44 @@ def message_post(
     and may bring new images: studies of the child (uploaded on the case page) that join the
     consultation's studies, named in the message."""
     files = list(files)
-    consultation_allowed("message", consultation=consultation, user=user)
+    consultation_allowed("message", consultation=consultation, user=actor)
     study_ids = list(study_ids)
     if study_ids:
-        consultation_allowed("add_images", consultation=consultation, user=user)
+        consultation_allowed("add_images", consultation=consultation, user=actor)
     studies = _studies_to_add(consultation, study_ids)
     if not body.strip() and not files and not studies:
         raise ConsultationError(_("Write a message or attach a file."))
     answering = consultation.status == Status.INFO_REQUESTED and _is_referring_side(
-        user, consultation
+        actor, consultation
     )
     if answering:
-        consultation_allowed("answer", consultation=consultation, user=user)
+        consultation_allowed("answer", consultation=consultation, user=actor)
     with transaction.atomic(), alliance_language():
         kind = Message.Kind.ANSWER if answering else Message.Kind.MESSAGE
         if studies:
             consultation.studies.add(*studies)
-            from consult.consultation_forms import study_label
+            from consult.consultations.forms import study_label
 
             names = "; ".join(study_label(s).strip() for s in studies)
             added = _("New images added to the case: %(studies)s") % {"studies": names}
             body = f"{body.rstrip()}\n\n{added}" if body.strip() else added
-        message = _message_create(consultation, user, body, kind, files)
+        message = _message_create(consultation, actor, body, kind, files)
         if answering:
             consultation_transition(
                 consultation=consultation,
                 to=Status.IN_REVIEW,
-                actor=user,
+                actor=actor,
                 reason=_("Information given"),
             )
-        others = [p for p in thread_participants(consultation) if p.pk != user.pk]
-        _notify(
+        others = [p for p in thread_participants(consultation) if p.pk != actor.pk]
+        consultation_notify(
             others,
             "message",
             _("New message on case #%(id)s") % {"id": consultation.pk},
             body[:200],
             consultation,
         )
+        consultation_audit(consultation, actor, context, "message")
     return message
 
 

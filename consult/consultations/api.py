@@ -10,9 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from consult.models import Consultation, Message, Priority, Role, Subspecialty, User
-from consult.selectors import consultations_visible_to, patients_visible_to
-from consult.workflow import (
+from consult.consultations.services import (
     ConsultationError,
     consultation_accept,
     consultation_cancel,
@@ -22,10 +20,11 @@ from consult.workflow import (
     consultation_submit,
     consultation_update,
     message_post,
-    sla_policies,
-    sla_standing,
 )
-from core.audit import Action, audit_denied, audit_record
+from consult.consultations.sla import sla_policies, sla_standing
+from consult.models import Consultation, Message, Priority, Role, Subspecialty, User
+from consult.selectors import consultations_visible_to, patients_visible_to
+from core.audit import Action, AuditContext, audit_denied, audit_record
 from core.refusals import refused_api
 from core.transitions import TransitionNotAllowed
 
@@ -132,10 +131,11 @@ class ConsultationViewSet(
         if patient is None:
             return Response({"patient": ["Unknown child."]}, status=status.HTTP_400_BAD_REQUEST)
         try:
-            obj = consultation_create(user=request.user, patient=patient, **values)
+            obj = consultation_create(
+                actor=request.user, context=self._context(), patient=patient, **values
+            )
         except ConsultationError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        audit_record(request=request, action=Action.CREATE, obj=obj, patient=patient)
         return Response(self.get_serializer(obj).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -145,25 +145,30 @@ class ConsultationViewSet(
         )
         data.is_valid(raise_exception=True)
         values = {k: v for k, v in data.validated_data.items() if k in request.data}
-        return self._run(
-            obj,
-            lambda: consultation_update(
+        try:
+            consultation_update(
                 consultation=obj,
-                user=request.user,
+                actor=request.user,
+                context=self._context(),
                 study_ids=values.pop("study_ids", None),
                 **values,
-            ),
-        )
-
-    def _run(self, obj: Consultation, call: Any) -> Response:
-        try:
-            call()
-        except TransitionNotAllowed as exc:
-            # The workflow table refuses it here (409) or for this person (403).
-            return refused_api(self.request, exc, obj=obj, patient=obj.patient)
+            )
         except ConsultationError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        audit_record(request=self.request, action=Action.UPDATE, obj=obj, patient=obj.patient)
+            return self._failed(obj, exc)
+        return self._changed(obj)
+
+    def _context(self) -> AuditContext:
+        return AuditContext.from_request(self.request)
+
+    def _failed(self, obj: Consultation, exc: ConsultationError) -> Response:
+        """The workflow table refuses it here (409) or for this person (403); any other
+        refusal is bad input (400). The service wrote nothing."""
+        if isinstance(exc, TransitionNotAllowed):
+            return refused_api(self.request, exc, obj=obj, patient=obj.patient)
+        return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+
+    def _changed(self, obj: Consultation) -> Response:
+        """The case as the service left it (its audit row written with the change)."""
         obj.refresh_from_db()
         return Response(self.get_serializer(obj).data)
 
@@ -175,27 +180,42 @@ class ConsultationViewSet(
     @action(detail=True, methods=["post"])
     def submit(self, request: Request, pk: str) -> Response:
         obj = self.get_object()
-        return self._run(obj, lambda: consultation_submit(consultation=obj, user=request.user))
+        try:
+            consultation_submit(consultation=obj, actor=request.user, context=self._context())
+        except ConsultationError as exc:
+            return self._failed(obj, exc)
+        return self._changed(obj)
 
     @action(detail=True, methods=["post"])
     def accept(self, request: Request, pk: str) -> Response:
         obj = self.get_object()
-        return self._run(obj, lambda: consultation_accept(consultation=obj, user=request.user))
+        try:
+            consultation_accept(consultation=obj, actor=request.user, context=self._context())
+        except ConsultationError as exc:
+            return self._failed(obj, exc)
+        return self._changed(obj)
 
     @action(detail=True, methods=["post"], url_path="request-info")
     def request_info(self, request: Request, pk: str) -> Response:
         obj, text = self.get_object(), self._text()["text"]
-        return self._run(
-            obj,
-            lambda: consultation_request_info(consultation=obj, user=request.user, question=text),
-        )
+        try:
+            consultation_request_info(
+                consultation=obj, actor=request.user, context=self._context(), question=text
+            )
+        except ConsultationError as exc:
+            return self._failed(obj, exc)
+        return self._changed(obj)
 
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         obj, text = self.get_object(), self._text()["text"]
-        return self._run(
-            obj, lambda: consultation_cancel(consultation=obj, user=request.user, reason=text)
-        )
+        try:
+            consultation_cancel(
+                consultation=obj, actor=request.user, context=self._context(), reason=text
+            )
+        except ConsultationError as exc:
+            return self._failed(obj, exc)
+        return self._changed(obj)
 
     @action(detail=True, methods=["post"])
     def reassign(self, request: Request, pk: str) -> Response:
@@ -207,12 +227,17 @@ class ConsultationViewSet(
                 return Response(
                     {"specialist": ["Unknown specialist."]}, status=status.HTTP_400_BAD_REQUEST
                 )
-        return self._run(
-            obj,
-            lambda: consultation_reassign(
-                consultation=obj, user=request.user, specialist=specialist, reason=data["text"]
-            ),
-        )
+        try:
+            consultation_reassign(
+                consultation=obj,
+                actor=request.user,
+                context=self._context(),
+                specialist=specialist,
+                reason=data["text"],
+            )
+        except ConsultationError as exc:
+            return self._failed(obj, exc)
+        return self._changed(obj)
 
     @action(detail=True, methods=["get", "post"])
     def messages(self, request: Request, pk: str) -> Response:
@@ -220,11 +245,11 @@ class ConsultationViewSet(
         if request.method == "POST":
             text = self._text()["text"]
             try:
-                message = message_post(consultation=obj, user=request.user, body=text)
-            except TransitionNotAllowed as exc:
-                return refused_api(request, exc, obj=obj, patient=obj.patient)
+                message = message_post(
+                    consultation=obj, actor=request.user, context=self._context(), body=text
+                )
             except ConsultationError as exc:
-                return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+                return self._failed(obj, exc)
             return Response(MessageSerializer(message).data, status=status.HTTP_201_CREATED)
         audit_record(
             request=request, action=Action.VIEW, obj=obj, patient=obj.patient, reason="messages"

@@ -46,9 +46,9 @@ def test_an_outsider_cannot_read_the_childs_studies(login, outsider, child):
 
 
 def test_answer_with_new_images_adds_them_to_the_case(login, in_review, county_doctor):
-    from consult.workflow import consultation_request_info
+    from consult.consultations.services import consultation_request_info
 
-    consultation_request_info(consultation=in_review, user=in_review.assigned_to, question="CT?")
+    consultation_request_info(consultation=in_review, actor=in_review.assigned_to, question="CT?")
     new = StudyFactory(patient=in_review.patient, description="复查CT", modalities="CT")
     login(county_doctor).post(
         reverse("consultation-message", args=[in_review.pk]),
@@ -196,10 +196,10 @@ def test_worklist_accept_moves_to_in_review(login, assigned):
 def test_accepting_someone_elses_case_is_refused_with_a_message(
     login, assigned, second_specialist, coordinator
 ):
-    from consult.workflow import consultation_reassign
+    from consult.consultations.services import consultation_reassign
 
     consultation_reassign(
-        consultation=assigned, user=coordinator, specialist=second_specialist, reason="休假"
+        consultation=assigned, actor=coordinator, specialist=second_specialist, reason="休假"
     )
     client = login(assigned.assigned_to.__class__.objects.get(username="specialist"))
     response = client.post(reverse("consultation-accept", args=[assigned.pk]), follow=True)
@@ -377,3 +377,36 @@ def test_dashboard_lists_at_risk_and_breached_cases(login, coordinator, speciali
     assert f"#{risky.pk}<" in at_risk and f"#{late.pk}<" not in at_risk
     assert f"#{late.pk}<" in breached.split("Load per specialist")[0]
     assert f"#{calm.pk}<" not in text
+
+
+def test_an_action_writes_its_audit_row_in_the_service_with_the_request_address(
+    login, assigned, on_call_specialist
+):
+    before = AuditEvent.objects.filter(action="update").count()
+    response = login(on_call_specialist).post(
+        reverse("consultation-accept", args=[assigned.pk]), REMOTE_ADDR="10.1.2.3"
+    )
+    assert response.status_code == 302
+    [row] = AuditEvent.objects.filter(action="update").order_by("-pk")[:1]
+    assert AuditEvent.objects.filter(action="update").count() == before + 1
+    assert (row.object_type, row.object_id, row.patient_id) == (
+        "consultation",
+        str(assigned.pk),
+        assigned.patient_id,
+    )
+    assert (row.user, row.outcome, row.ip) == (on_call_specialist, "success", "10.1.2.3")
+
+
+def test_a_policy_change_is_audited_by_the_service(login, alliance_admin):
+    form = {
+        "priority": "urgent",
+        "urgent-target_seconds": 1800,
+        "urgent-breach_seconds": 3600,
+        "urgent-remind_percent": 50,
+        "urgent-repeat_seconds": 1800,
+    }
+    response = login(alliance_admin).post(reverse("sla-policy"), form)
+    assert response.status_code == 302
+    assert AuditEvent.objects.filter(
+        action="update", object_type="slapolicy", object_id="urgent", user=alliance_admin
+    ).exists()

@@ -3,55 +3,43 @@ one service to write, a redirect or a fragment back."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.timezone import now
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from consult import sla
-from consult.consultation_forms import (
+from consult.consultations.forms import (
     ConsultationForm,
     ReassignForm,
     SlaPolicyForm,
     study_label,
 )
-from consult.models import (
-    OPEN_STATUSES,
-    Attachment,
-    Consultation,
-    ConsultationEvent,
-    Priority,
-    Report,
-    Role,
-    SlaPolicy,
-    Status,
-    Subspecialty,
-    TransferUrgency,
-    User,
+from consult.consultations.report_pdf import report_pdf
+from consult.consultations.report_templates import TEMPLATES, display_rows, template_for
+from consult.consultations.reports import (
+    report_amend,
+    report_save,
+    report_sign,
+    report_sign_allowed,
 )
-from consult.report_pdf import report_pdf
-from consult.report_templates import TEMPLATES, display_rows, template_for
-from consult.reporting import report_amend, report_save, report_sign, report_sign_allowed
-from consult.selectors import consultations_visible_to, get_patient_for, get_visible_or_404
-from consult.sla_sweep import sla_policy_update
-from consult.two_factor import (
-    SecondFactorRequired,
-    require_recent_second_factor,
-    second_factor_is_recent,
+from consult.consultations.selectors import (
+    WORKLIST_ROWS,
+    by_state_context,
+    dashboard_context,
+    home_context,
+    thread_context,
+    worklist_rows,
 )
-from consult.workflow import (
+from consult.consultations.services import (
     ConsultationError,
-    attachment_add,
     consultation_accept,
     consultation_allowed,
     consultation_cancel,
@@ -63,17 +51,33 @@ from consult.workflow import (
     consultation_submit,
     consultation_update,
     message_post,
-    sla_policies,
-    sla_standing,
     thread_mark_read,
 )
-from core.audit import Action, audit_record
+from consult.consultations.sla import sla_policies, sla_policy_update, sla_standing
+from consult.models import (
+    OPEN_STATUSES,
+    Attachment,
+    Consultation,
+    Priority,
+    Report,
+    Role,
+    SlaPolicy,
+    Status,
+    Subspecialty,
+    TransferUrgency,
+    User,
+)
+from consult.selectors import consultations_visible_to, get_patient_for, get_visible_or_404
+from consult.two_factor import (
+    SecondFactorRequired,
+    require_recent_second_factor,
+    second_factor_is_recent,
+)
+from core.audit import Action, AuditContext, audit_record
 from core.models import Notification
 from core.notify import notifications_mark_read, unread_count
 from core.refusals import refused_page
 from core.transitions import TransitionNotAllowed
-
-LIST_SELECT = ("patient", "hospital", "assigned_to", "requested_by")
 
 
 def role_required(*roles: str) -> Callable:
@@ -96,41 +100,20 @@ def _get(request: HttpRequest, pk: Any) -> Consultation:
     )
 
 
-def _with_standing(cases: list[Consultation]) -> list[Consultation]:
-    policies = sla_policies()
-    at = now()
-    for case in cases:
-        case.standing = sla_standing(case, policies, at)
-    return cases
-
-
-def _list_rows(qs: Any) -> Any:
-    return qs.select_related(*LIST_SELECT).annotate(n_studies=Count("studies", distinct=True))
-
-
-def _act(
-    request: HttpRequest, pk: Any, action: Callable[[Consultation], Any], done: str = ""
-) -> HttpResponse:
-    """Run one service on a visible case. An action the workflow table refuses (the state, or
-    the person) answers 409/403 with the reason; any other refusal is shown as a message."""
-    consultation = _get(request, pk)
-    try:
-        action(consultation)
-    except TransitionNotAllowed as exc:
-        return _refused(request, exc, consultation)
-    except ConsultationError as exc:
-        messages.error(request, str(exc))
-    else:
-        audit_record(
-            request=request,
-            action=Action.UPDATE,
-            obj=consultation,
-            patient=consultation.patient,
-            reason=done[:300],
-        )
-        if done:
-            messages.success(request, done)
+def _done(request: HttpRequest, consultation: Consultation, done: str = "") -> HttpResponse:
+    """After a service changed the case (and wrote its audit row): back to its page."""
+    if done:
+        messages.success(request, done)
     return redirect("consultation-detail", pk=consultation.pk)
+
+
+def _failed(request: HttpRequest, exc: ConsultationError, c: Consultation) -> HttpResponse:
+    """An action the workflow table refuses (the state, or the person) answers 409/403 with
+    the reason; any other refusal is shown as a message on the case's page."""
+    if isinstance(exc, TransitionNotAllowed):
+        return _refused(request, exc, c)
+    messages.error(request, str(exc))
+    return redirect("consultation-detail", pk=c.pk)
 
 
 def _refused(request: HttpRequest, exc: TransitionNotAllowed, c: Consultation) -> HttpResponse:
@@ -154,79 +137,10 @@ def consultation_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, by_state_context(request.user))
 
 
-def by_state_context(user: User) -> dict[str, Any]:
-    qs = consultations_visible_to(user).order_by("-updated_at")
-    cases = _with_standing(list(_list_rows(qs)[:300]))
-    groups = {s: [] for s in Status.values}
-    for case in cases:
-        groups[case.status].append(case)
-    return {
-        "groups": [(Status(s).label, s, rows) for s, rows in groups.items() if rows],
-        "answered_statuses": (Status.REPORTED,),
-    }
-
-
 @login_required
 def home_fragment(request: HttpRequest) -> HttpResponse:
     """The role's live block on the home page (refetched on websocket events)."""
     return render(request, "consult/consultations/_home_block.html", home_context(request.user))
-
-
-def home_context(user: User) -> dict[str, Any]:
-    if user.role == Role.SPECIALIST:
-        return {"worklist": worklist_rows(user, {}), "role": user.role}
-    if user.role == Role.COORDINATOR:
-        return {**dashboard_context(), "role": user.role}
-    if user.role == Role.REFERRING_DOCTOR:
-        return {**by_state_context(user), "role": user.role}
-    return {"role": user.role}
-
-
-WORKLIST_ROWS = 50
-STANDING_FIELDS = (
-    "pk",
-    "priority",
-    "status",
-    "submitted_at",
-    "reported_at",
-    "updated_at",
-    "sla_paused_seconds",
-    "sla_paused_since",
-)
-
-
-def worklist_rows(user: User, params: Any) -> list[Consultation]:
-    """Mine (open) and my subspecialties' unassigned queue, soonest-due first.
-
-    Time left depends on pauses, so the order is computed from a few columns of every
-    candidate; only the first WORKLIST_ROWS are then loaded in full (two queries in all).
-    """
-    qs = consultations_visible_to(user).filter(
-        Q(assigned_to=user, status__in=OPEN_STATUSES)
-        | Q(status=Status.SUBMITTED, assigned_to__isnull=True)
-    )
-    if params.get("priority") in Priority.values:
-        qs = qs.filter(priority=params["priority"])
-    if params.get("subspecialty") in Subspecialty.values:
-        qs = qs.filter(subspecialty=params["subspecialty"])
-    if params.get("status") in Status.values:
-        qs = qs.filter(status=params["status"])
-    policies, at, far = sla_policies(), now(), dt.timedelta(days=365)
-
-    def sort_key(row: dict[str, Any]) -> tuple:
-        left = far
-        if row["submitted_at"] is not None:
-            clock = sla.Clock(
-                row["submitted_at"], row["sla_paused_seconds"], row["sla_paused_since"]
-            )
-            left = sla.standing(policies[row["priority"]], clock, at).left
-        return (left, row["priority"] != Priority.URGENT, row["pk"])
-
-    candidates = sorted(qs.values(*STANDING_FIELDS), key=sort_key)
-    first = [row["pk"] for row in candidates[:WORKLIST_ROWS]]
-    rows = {c.pk: c for c in _list_rows(Consultation.objects.filter(pk__in=first))}
-    ordered = _with_standing([rows[pk] for pk in first if pk in rows])
-    return ordered
 
 
 @role_required(Role.SPECIALIST)
@@ -246,50 +160,6 @@ def worklist(request: HttpRequest) -> HttpResponse:
         else "consult/consultations/worklist.html"
     )
     return render(request, template, context)
-
-
-def _first_rows(qs: Any, n: int = 50) -> list[Consultation]:
-    """The first n of an ordered queryset, with the list columns: ids first (index only),
-    then the joins and the study count for those n rows alone."""
-    ids = list(qs.values_list("pk", flat=True)[:n])
-    rows = {c.pk: c for c in _list_rows(Consultation.objects.filter(pk__in=ids))}
-    return _with_standing([rows[pk] for pk in ids if pk in rows])
-
-
-def dashboard_context() -> dict[str, Any]:
-    open_cases = Consultation.objects.filter(status__in=OPEN_STATUSES)
-    counts = dict(open_cases.values_list("status").annotate(n=Count("pk")).order_by())
-    by_state = [(Status(s).label, counts.get(s, 0)) for s in OPEN_STATUSES]
-    at_risk = _first_rows(
-        open_cases.filter(sla_stage=2, breached_at__isnull=True).order_by("next_deadline")
-    )
-    breached = _first_rows(open_cases.filter(breached_at__isnull=False).order_by("breached_at"))
-    # Load from the open cases (index on status, assigned_to), not a join over all cases.
-    open_by_specialist = dict(
-        open_cases.exclude(assigned_to=None)
-        .values_list("assigned_to")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    load = list(User.objects.filter(role=Role.SPECIALIST, is_active=True).order_by("full_name"))
-    for specialist in load:
-        specialist.n_open = open_by_specialist.get(specialist.pk, 0)
-    load.sort(key=lambda s: -s.n_open)
-    history = (
-        ConsultationEvent.objects.filter(
-            kind__in=[ConsultationEvent.Kind.SLA_BREACH, ConsultationEvent.Kind.SLA_REASSIGN]
-        )
-        .select_related("consultation__hospital", "consultation__patient")
-        .order_by("-at")[:50]
-    )
-    return {
-        "by_state": by_state,
-        "at_risk": at_risk,
-        "breached": breached,
-        "load": load,
-        "history": history,
-        "unassigned": counts.get(Status.SUBMITTED, 0),
-    }
 
 
 @role_required(Role.COORDINATOR)
@@ -342,17 +212,16 @@ def consultation_new(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         try:
             consultation = consultation_create(
-                user=request.user,
+                actor=request.user,
+                context=AuditContext.from_request(request),
                 patient=patient,
                 study_ids=[s.pk for s in data.pop("studies")],
+                files=request.FILES.getlist("attachments"),
                 **data,
             )
-            for upload in request.FILES.getlist("attachments"):
-                attachment_add(consultation=consultation, user=request.user, upload=upload)
         except ConsultationError as exc:
             form.add_error(None, str(exc))
         else:
-            audit_record(request=request, action=Action.CREATE, obj=consultation, patient=patient)
             messages.success(request, _("Draft saved. Submit it when it is complete."))
             return redirect("consultation-edit", pk=consultation.pk)
     return render(
@@ -391,28 +260,23 @@ def consultation_edit(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
+        context = AuditContext.from_request(request)
         try:
             consultation_update(
                 consultation=consultation,
-                user=request.user,
+                actor=request.user,
+                context=context,
                 study_ids=[s.pk for s in data.pop("studies")],
+                files=request.FILES.getlist("attachments"),
                 **data,
             )
-            for upload in request.FILES.getlist("attachments"):
-                attachment_add(consultation=consultation, user=request.user, upload=upload)
             if "submit" in request.POST:
-                consultation_submit(consultation=consultation, user=request.user)
+                consultation_submit(consultation=consultation, actor=request.user, context=context)
         except TransitionNotAllowed as exc:
             return _refused(request, exc, consultation)
         except ConsultationError as exc:
             form.add_error(None, str(exc))
         else:
-            audit_record(
-                request=request,
-                action=Action.UPDATE,
-                obj=consultation,
-                patient=consultation.patient,
-            )
             if "submit" in request.POST:
                 messages.success(request, _("Submitted. A specialist has been asked."))
                 return redirect("consultation-detail", pk=pk)
@@ -505,23 +369,6 @@ def consultation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "consult/consultations/detail.html", context)
 
 
-def thread_context(consultation: Consultation, user: User) -> dict[str, Any]:
-    thread = consultation.messages.select_related("author").prefetch_related(
-        "attachments", Prefetch("receipts", queryset=_receipts())
-    )
-    return {
-        "thread": thread,
-        "me": user,
-        "loose_attachments": consultation.attachments.filter(message__isnull=True),
-    }
-
-
-def _receipts() -> Any:
-    from consult.models import MessageReceipt
-
-    return MessageReceipt.objects.select_related("user")
-
-
 @login_required
 def consultation_thread(request: HttpRequest, pk: int) -> HttpResponse:
     consultation = _get(request, pk)
@@ -593,95 +440,112 @@ def report_pdf_download(request: HttpRequest, pk: int, version: int) -> HttpResp
 @require_POST
 @login_required
 def action_submit(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(
-        request,
-        pk,
-        lambda c: consultation_submit(consultation=c, user=request.user),
-        _("Submitted. A specialist has been asked."),
-    )
+    c = _get(request, pk)
+    try:
+        consultation_submit(
+            consultation=c, actor=request.user, context=AuditContext.from_request(request)
+        )
+    except ConsultationError as exc:
+        return _failed(request, exc, c)
+    return _done(request, c, _("Submitted. A specialist has been asked."))
 
 
 @require_POST
 @login_required
 def action_accept(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(
-        request,
-        pk,
-        lambda c: consultation_accept(consultation=c, user=request.user),
-        _("Accepted: the case is in review."),
-    )
+    c = _get(request, pk)
+    try:
+        consultation_accept(
+            consultation=c, actor=request.user, context=AuditContext.from_request(request)
+        )
+    except ConsultationError as exc:
+        return _failed(request, exc, c)
+    return _done(request, c, _("Accepted: the case is in review."))
 
 
 @require_POST
 @login_required
 def action_request_info(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(
-        request,
-        pk,
-        lambda c: consultation_request_info(
+    c = _get(request, pk)
+    try:
+        consultation_request_info(
             consultation=c,
-            user=request.user,
+            actor=request.user,
+            context=AuditContext.from_request(request),
             question=request.POST.get("question", ""),
             files=request.FILES.getlist("attachments"),
-        ),
-        _("Question sent. The deadline clock is paused until the answer."),
-    )
+        )
+    except ConsultationError as exc:
+        return _failed(request, exc, c)
+    return _done(request, c, _("Question sent. The deadline clock is paused until the answer."))
 
 
 @require_POST
 @login_required
 def action_message(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(
-        request,
-        pk,
-        lambda c: message_post(
+    c = _get(request, pk)
+    try:
+        message_post(
             consultation=c,
-            user=request.user,
+            actor=request.user,
+            context=AuditContext.from_request(request),
             body=request.POST.get("body", ""),
             files=request.FILES.getlist("attachments"),
             study_ids=[i for i in request.POST.getlist("studies") if i.isdigit()],
-        ),
-    )
+        )
+    except ConsultationError as exc:
+        return _failed(request, exc, c)
+    return _done(request, c)
 
 
 @require_POST
 @login_required
 def action_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(
-        request,
-        pk,
-        lambda c: consultation_cancel(
-            consultation=c, user=request.user, reason=request.POST.get("reason", "")
-        ),
-        _("Cancelled."),
-    )
+    c = _get(request, pk)
+    try:
+        consultation_cancel(
+            consultation=c,
+            actor=request.user,
+            context=AuditContext.from_request(request),
+            reason=request.POST.get("reason", ""),
+        )
+    except ConsultationError as exc:
+        return _failed(request, exc, c)
+    return _done(request, c, _("Cancelled."))
 
 
 @require_POST
 @login_required
 def action_close(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(
-        request, pk, lambda c: consultation_close(consultation=c, user=request.user), _("Closed.")
-    )
+    c = _get(request, pk)
+    try:
+        consultation_close(
+            consultation=c, actor=request.user, context=AuditContext.from_request(request)
+        )
+    except ConsultationError as exc:
+        return _failed(request, exc, c)
+    return _done(request, c, _("Closed."))
 
 
 @require_POST
 @role_required(Role.COORDINATOR)
 def action_reassign(request: HttpRequest, pk: int) -> HttpResponse:
+    c = _get(request, pk)
     form = ReassignForm(request.POST)
     form.fields["specialist"].queryset = User.objects.filter(role=Role.SPECIALIST)
-
-    def run(c: Consultation) -> None:
+    try:
         if not form.is_valid():
             raise ConsultationError(_("Give a reason for the reassignment."))
         consultation_reassign(
             consultation=c,
-            user=request.user,
+            actor=request.user,
+            context=AuditContext.from_request(request),
             specialist=form.cleaned_data["specialist"],
             reason=form.cleaned_data["reason"],
         )
-
-    return _act(request, pk, run, _("Reassigned."))
+    except ConsultationError as exc:
+        return _failed(request, exc, c)
+    return _done(request, c, _("Reassigned."))
 
 
 def _report_fields(post: Any) -> dict[str, Any]:
@@ -702,45 +566,56 @@ def _report_fields(post: Any) -> dict[str, Any]:
 @require_POST
 @login_required
 def action_report_save(request: HttpRequest, pk: int) -> HttpResponse:
-    def run(c: Consultation) -> None:
-        try:
-            edit_version = int(request.POST.get("edit_version") or 0)
-        except ValueError:
-            edit_version = -1
-        if request.POST.get("sign"):
+    """Save the draft; with "sign", then sign it (the draft above is kept; signing waits for
+    a fresh second factor if need be)."""
+    c = _get(request, pk)
+    sign = bool(request.POST.get("sign"))
+    context = AuditContext.from_request(request)
+    try:
+        edit_version = int(request.POST.get("edit_version") or 0)
+    except ValueError:
+        edit_version = -1
+    try:
+        if sign:
             report_sign_allowed(consultation=c, user=request.user)
         report_save(
             consultation=c,
-            user=request.user,
+            actor=request.user,
+            context=context,
             edit_version=edit_version,
-            announce=not request.POST.get("sign"),
+            announce=not sign,
             **_report_fields(request.POST),
         )
-        if request.POST.get("sign"):
-            # The draft above is kept; signing waits for a fresh second factor if need be.
+        if sign:
             try:
                 require_recent_second_factor(request, token=request.POST.get("otp_token", ""))
             except SecondFactorRequired as exc:
                 raise ConsultationError(str(exc)) from exc
             report_sign(
-                consultation=c, user=request.user, password=request.POST.get("password", "")
+                consultation=c,
+                actor=request.user,
+                context=context,
+                password=request.POST.get("password", ""),
             )
-
-    done = _("Report signed.") if request.POST.get("sign") else _("Report draft saved.")
-    return _act(request, pk, run, done)
+    except ConsultationError as exc:
+        return _failed(request, exc, c)
+    return _done(request, c, _("Report signed.") if sign else _("Report draft saved."))
 
 
 @require_POST
 @login_required
 def action_report_amend(request: HttpRequest, pk: int) -> HttpResponse:
-    return _act(
-        request,
-        pk,
-        lambda c: report_amend(
-            consultation=c, user=request.user, reason=request.POST.get("reason", "")
-        ),
-        _("Amendment started: edit the new version and sign it."),
-    )
+    c = _get(request, pk)
+    try:
+        report_amend(
+            consultation=c,
+            actor=request.user,
+            context=AuditContext.from_request(request),
+            reason=request.POST.get("reason", ""),
+        )
+    except ConsultationError as exc:
+        return _failed(request, exc, c)
+    return _done(request, c, _("Amendment started: edit the new version and sign it."))
 
 
 # --- notifications and the SLA policy ---------------------------------------------------
@@ -772,9 +647,11 @@ def sla_policy_edit(request: HttpRequest) -> HttpResponse:
         data = request.POST if request.POST.get("priority") == priority else None
         form = SlaPolicyForm(data, instance=instance, prefix=priority)
         if data is not None and form.is_valid():
-            sla_policy_update(user=request.user, priority=priority, **form.cleaned_data)
-            audit_record(
-                request=request, action=Action.UPDATE, object_type="slapolicy", object_id=priority
+            sla_policy_update(
+                actor=request.user,
+                context=AuditContext.from_request(request),
+                priority=priority,
+                **form.cleaned_data,
             )
             messages.success(request, _("Policy saved; open cases follow it from now."))
             return redirect("sla-policy")

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from consult import sla
+from consult.consultations import sla
 
 T0 = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)
 ROUTINE = sla.Policy.from_seconds(4 * 3600, 6 * 3600)

@@ -9,15 +9,17 @@ from django.db.models import F, Max
 from django.utils.timezone import now
 from django.utils.translation import gettext as _
 
-from consult.models import Consultation, ConsultationActor, ConsultationEvent, Report, Status, User
-from consult.report_templates import TEMPLATES, clean_data, template_for
-from consult.workflow import (
+from consult.consultations.report_templates import TEMPLATES, clean_data, template_for
+from consult.consultations.services import (
     ConsultationError,
-    _notify,
     consultation_allowed,
+    consultation_audit,
+    consultation_notify,
     consultation_transition,
     coordinators,
 )
+from consult.models import Consultation, ConsultationActor, ConsultationEvent, Report, Status, User
+from core.audit import SYSTEM, AuditContext
 from core.notify import alliance_language
 from core.realtime import object_group, push_after_commit
 
@@ -58,7 +60,8 @@ def report_sign_allowed(*, consultation: Consultation, user: User) -> None:
 def report_save(
     *,
     consultation: Consultation,
-    user: User,
+    actor: User,
+    context: AuditContext = SYSTEM,
     edit_version: int,
     template: str = "",
     data: dict[str, str] | None = None,
@@ -72,7 +75,7 @@ def report_save(
     on a "report" event, and one sent for this save would reload them before the signature
     is committed, and the signing's own event would reach them while they reload (missed)."""
     draft = report_draft(consultation)
-    _allowed("write", user, consultation, draft)
+    _allowed("write", actor, consultation, draft)
     chosen = TEMPLATES.get(template) or (
         TEMPLATES[draft.template] if draft else template_for(consultation.subspecialty)
     )
@@ -91,7 +94,7 @@ def report_save(
                 version=1,
                 template=chosen.code,
                 data=clean,
-                author=user,
+                author=actor,
                 edit_version=1,
                 **values,
             )
@@ -115,16 +118,19 @@ def report_save(
             draft.refresh_from_db()
         if announce:
             push_after_commit(object_group("consultation", consultation.pk), "report")
+        consultation_audit(consultation, actor, context, "report_save")
     return draft
 
 
-def report_sign(*, consultation: Consultation, user: User, password: str) -> Report:
+def report_sign(
+    *, consultation: Consultation, actor: User, context: AuditContext = SYSTEM, password: str
+) -> Report:
     """Sign the draft: re-enter the password; the version then never changes."""
     draft = report_draft(consultation)
-    _allowed("sign", user, consultation, draft)
+    _allowed("sign", actor, consultation, draft)
     if draft is None:
         raise ConsultationError(_("There is no draft report to sign."))
-    if not password or not user.check_password(password):
+    if not password or not actor.check_password(password):
         raise ConsultationError(_("The password is not correct; the report was not signed."))
     if not draft.findings.strip() or not draft.impression.strip():
         raise ConsultationError(
@@ -140,17 +146,17 @@ def report_sign(*, consultation: Consultation, user: User, password: str) -> Rep
             raise ConsultationError(_("This report was signed a moment ago by another session."))
         ref = {"id": consultation.pk, "version": draft.version}
         if draft.version == 1:
-            consultation_transition(consultation=consultation, to=Status.REPORTED, actor=user)
+            consultation_transition(consultation=consultation, to=Status.REPORTED, actor=actor)
             ConsultationEvent.objects.create(
                 consultation=consultation,
                 at=at,
-                actor=user,
+                actor=actor,
                 kind=ConsultationEvent.Kind.REPORT_SIGNED,
             )
             recipients = [consultation.requested_by]
             if draft.transfer_recommended:
                 recipients += coordinators()
-            _notify(
+            consultation_notify(
                 recipients,
                 "report",
                 _("The report for case #%(id)s is ready") % ref,
@@ -165,7 +171,7 @@ def report_sign(*, consultation: Consultation, user: User, password: str) -> Rep
             ConsultationEvent.objects.create(
                 consultation=consultation,
                 at=at,
-                actor=user,
+                actor=actor,
                 kind=ConsultationEvent.Kind.REPORT_AMENDED,
                 reason=draft.amendment_reason,
             )
@@ -175,8 +181,8 @@ def report_sign(*, consultation: Consultation, user: User, password: str) -> Rep
                 *coordinators(),
                 *[r.author for r in consultation.reports.exclude(pk=draft.pk)],
             }
-            _notify(
-                [u for u in everyone if u and u.pk != user.pk],
+            consultation_notify(
+                [u for u in everyone if u and u.pk != actor.pk],
                 "report_amended",
                 _("The report for case #%(id)s was amended (version %(version)s)") % ref,
                 draft.amendment_reason,
@@ -191,15 +197,18 @@ def report_sign(*, consultation: Consultation, user: User, password: str) -> Rep
         from consult.portal.services import portal_share_on_sign
 
         transaction.on_commit(lambda: portal_share_on_sign(report_id=draft.pk), robust=True)
+        consultation_audit(consultation, actor, context, "report_sign")
     draft.refresh_from_db()
     return draft
 
 
-def report_amend(*, consultation: Consultation, user: User, reason: str) -> Report:
+def report_amend(
+    *, consultation: Consultation, actor: User, context: AuditContext = SYSTEM, reason: str
+) -> Report:
     """Start an amendment: a new draft version copied from the signed one, with a reason."""
     current = report_current(consultation)
-    signer = {ConsultationActor.SIGNER} if current and current.author_id == user.pk else set()
-    consultation_allowed("amend", consultation=consultation, user=user, actors=signer)
+    signer = {ConsultationActor.SIGNER} if current and current.author_id == actor.pk else set()
+    consultation_allowed("amend", consultation=consultation, user=actor, actors=signer)
     if current is None:
         raise ConsultationError(_("Only a signed report can be amended."))
     if not reason.strip():
@@ -208,13 +217,15 @@ def report_amend(*, consultation: Consultation, user: User, reason: str) -> Repo
         raise ConsultationError(_("An amendment is already being written."))
     with transaction.atomic():
         version = (consultation.reports.aggregate(v=Max("version"))["v"] or 0) + 1
-        return Report.objects.create(
+        amendment = Report.objects.create(
             consultation=consultation,
             version=version,
             template=current.template,
             data=current.data,
-            author=user,
+            author=actor,
             amendment_reason=reason[:500],
             edit_version=1,
             **{k: getattr(current, k) for k in EDITABLE},
         )
+        consultation_audit(consultation, actor, context, "report_amend")
+    return amendment
