@@ -21,6 +21,7 @@ from consult.consultations.services import (
     consultation_transition,
 )
 from consult.models import Consultation, Patient, Priority, Role, Status, User
+from core.audit import SYSTEM
 
 DEMO_PASSWORD = "PedsLink-demo-2026"  # noqa: S105 - the demo accounts' password (consult/demo.py)
 
@@ -88,6 +89,7 @@ def _assignee(case: Consultation) -> User:
 @transaction.atomic
 def _seed_one(spec: dict[str, Any], child: Patient, doctor: User) -> Consultation:
     case = consultation_create(
+        context=SYSTEM,
         actor=doctor,
         patient=child,
         subspecialty=spec["subspecialty"],
@@ -101,15 +103,18 @@ def _seed_one(spec: dict[str, Any], child: Patient, doctor: User) -> Consultatio
     attachment_add(consultation=case, actor=doctor, upload=letter)
     if spec["until"] == Status.DRAFT:
         return case
-    consultation_submit(consultation=case, actor=doctor)
+    consultation_submit(context=SYSTEM, consultation=case, actor=doctor)
     specialist = _assignee(case)
     if spec["until"] == Status.ASSIGNED:
         return case
-    consultation_accept(consultation=case, actor=specialist)
+    consultation_accept(context=SYSTEM, consultation=case, actor=specialist)
     if spec["until"] == Status.INFO_REQUESTED:
-        consultation_request_info(consultation=case, actor=specialist, question=spec["info"])
+        consultation_request_info(
+            context=SYSTEM, consultation=case, actor=specialist, question=spec["info"]
+        )
     elif spec["until"] == Status.REPORTED:
         report_save(
+            context=SYSTEM,
             consultation=case,
             actor=specialist,
             edit_version=0,
@@ -128,7 +133,7 @@ def _seed_one(spec: dict[str, Any], child: Patient, doctor: User) -> Consultatio
             transfer_recommended=True,
             transfer_urgency="urgent",
         )
-        report_sign(consultation=case, actor=specialist, password=DEMO_PASSWORD)
+        report_sign(context=SYSTEM, consultation=case, actor=specialist, password=DEMO_PASSWORD)
     return case
 
 

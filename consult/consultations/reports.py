@@ -19,7 +19,7 @@ from consult.consultations.services import (
     coordinators,
 )
 from consult.models import Consultation, ConsultationActor, ConsultationEvent, Report, Status, User
-from core.audit import SYSTEM, AuditContext
+from core.audit import AuditContext
 from core.notify import alliance_language
 from core.realtime import object_group, push_after_commit
 
@@ -61,7 +61,7 @@ def report_save(
     *,
     consultation: Consultation,
     actor: User,
-    context: AuditContext = SYSTEM,
+    context: AuditContext,
     edit_version: int,
     template: str = "",
     data: dict[str, str] | None = None,
@@ -123,7 +123,7 @@ def report_save(
 
 
 def report_sign(
-    *, consultation: Consultation, actor: User, context: AuditContext = SYSTEM, password: str
+    *, consultation: Consultation, actor: User, context: AuditContext, password: str
 ) -> Report:
     """Sign the draft: re-enter the password; the version then never changes."""
     draft = report_draft(consultation)
@@ -203,7 +203,7 @@ def report_sign(
 
 
 def report_amend(
-    *, consultation: Consultation, actor: User, context: AuditContext = SYSTEM, reason: str
+    *, consultation: Consultation, actor: User, context: AuditContext, reason: str
 ) -> Report:
     """Start an amendment: a new draft version copied from the signed one, with a reason."""
     current = report_current(consultation)

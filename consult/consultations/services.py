@@ -37,7 +37,7 @@ from consult.models import (
     Subspecialty,
     User,
 )
-from core.audit import SYSTEM, Action, AuditContext, audit_record
+from core.audit import Action, AuditContext, audit_record
 from core.notify import alliance_language, notification_create
 from core.realtime import (
     COORDINATORS,
@@ -252,7 +252,7 @@ def consultation_allowed(
 def consultation_create(
     *,
     actor: User,
-    context: AuditContext = SYSTEM,
+    context: AuditContext,
     patient: Patient,
     subspecialty: str = Subspecialty.GENERAL,
     priority: str = Priority.ROUTINE,
@@ -306,7 +306,7 @@ def consultation_update(
     *,
     consultation: Consultation,
     actor: User,
-    context: AuditContext = SYSTEM,
+    context: AuditContext,
     study_ids: Iterable[int] | None = None,
     files: Iterable[UploadedFile] = (),
     **fields: Any,
@@ -346,7 +346,7 @@ def consultation_missing(consultation: Consultation) -> list[str]:
 
 
 def consultation_submit(
-    *, consultation: Consultation, actor: User, context: AuditContext = SYSTEM
+    *, consultation: Consultation, actor: User, context: AuditContext
 ) -> Consultation:
     """Submit a complete draft and route it. Only a draft: a case already with a specialist
     is never pulled back and routed again."""
@@ -408,7 +408,7 @@ def consultation_route(
 
 
 def consultation_accept(
-    *, consultation: Consultation, actor: User, context: AuditContext = SYSTEM
+    *, consultation: Consultation, actor: User, context: AuditContext
 ) -> Consultation:
     """The specialist starts reading: from their worklist, or takes a case from the queue."""
     if actor.role != Role.SPECIALIST:
@@ -436,7 +436,7 @@ def consultation_reassign(
     *,
     consultation: Consultation,
     actor: User,
-    context: AuditContext = SYSTEM,
+    context: AuditContext,
     specialist: User | None,
     reason: str,
 ) -> Consultation:
@@ -471,7 +471,7 @@ def consultation_request_info(
     *,
     consultation: Consultation,
     actor: User,
-    context: AuditContext = SYSTEM,
+    context: AuditContext,
     question: str,
     files: Iterable[UploadedFile] = (),
 ) -> Message:
@@ -497,7 +497,7 @@ def consultation_request_info(
 
 
 def consultation_cancel(
-    *, consultation: Consultation, actor: User, context: AuditContext = SYSTEM, reason: str
+    *, consultation: Consultation, actor: User, context: AuditContext, reason: str
 ) -> Consultation:
     consultation_allowed("cancel", consultation=consultation, user=actor)
     if not reason.strip():
@@ -518,7 +518,7 @@ def consultation_cancel(
 
 
 def consultation_close(
-    *, consultation: Consultation, actor: User, context: AuditContext = SYSTEM
+    *, consultation: Consultation, actor: User, context: AuditContext
 ) -> Consultation:
     consultation_allowed("close", consultation=consultation, user=actor)
     with transaction.atomic():
@@ -574,7 +574,7 @@ def message_post(
     *,
     consultation: Consultation,
     actor: User,
-    context: AuditContext = SYSTEM,
+    context: AuditContext,
     body: str,
     files: Iterable[UploadedFile] = (),
     study_ids: Iterable[int] = (),

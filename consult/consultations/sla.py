@@ -46,7 +46,7 @@ from consult.models import (
     Status,
     User,
 )
-from core.audit import SYSTEM, Action, AuditContext, audit_record
+from core.audit import Action, AuditContext, audit_record
 from core.deadline_sweep import RETRY_AFTER, sweep_due  # noqa: F401 - tests read it here
 from core.notify import alliance_language
 from core.realtime import push_after_commit
@@ -230,7 +230,7 @@ def sla_standing(
 def sla_policy_update(
     *,
     actor: User,
-    context: AuditContext = SYSTEM,
+    context: AuditContext,
     priority: str,
     target_seconds: int,
     breach_seconds: int,

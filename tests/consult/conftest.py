@@ -3,6 +3,7 @@
 import pytest
 
 from consult.models import Role, Subspecialty
+from core.audit import SYSTEM
 from tests.factories import ConsultationFactory, UserFactory, on_call
 
 
@@ -37,7 +38,7 @@ def second_specialist(expert_center):
 def assigned(draft, on_call_specialist, coordinator):
     from consult.consultations.services import consultation_submit
 
-    consultation_submit(consultation=draft, actor=draft.requested_by)
+    consultation_submit(context=SYSTEM, consultation=draft, actor=draft.requested_by)
     draft.refresh_from_db()
     return draft
 
@@ -46,6 +47,6 @@ def assigned(draft, on_call_specialist, coordinator):
 def in_review(assigned, on_call_specialist):
     from consult.consultations.services import consultation_accept
 
-    consultation_accept(consultation=assigned, actor=on_call_specialist)
+    consultation_accept(context=SYSTEM, consultation=assigned, actor=on_call_specialist)
     assigned.refresh_from_db()
     return assigned

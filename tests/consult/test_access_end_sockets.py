@@ -35,7 +35,7 @@ async def closed_with(socket) -> int | None:
 def post_a_message(consultation, user) -> None:
     from consult.consultations.services import message_post
 
-    message_post(consultation=consultation, actor=user, body="补充病史")
+    message_post(context=SYSTEM, consultation=consultation, actor=user, body="补充病史")
 
 
 def test_a_deactivated_doctors_sockets_are_closed_and_hear_nothing_more(

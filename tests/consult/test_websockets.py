@@ -9,6 +9,7 @@ from channels.testing.websocket import WebsocketCommunicator
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 
+from core.audit import SYSTEM
 from pedslink.asgi import application
 from tests.second_factor import second_factor_passed
 
@@ -76,7 +77,9 @@ def test_worklist_hears_a_routed_case_after_commit(draft, on_call_specialist):
         socket = await sync_to_async(_socket)("/ws/live/", on_call_specialist)
         connected, _ = await socket.connect()
         assert connected
-        await sync_to_async(consultation_submit)(consultation=draft, actor=draft.requested_by)
+        await sync_to_async(consultation_submit)(
+            context=SYSTEM, consultation=draft, actor=draft.requested_by
+        )
         events = []
         while not any(e["kind"] == "bell" for e in events):
             events.append(await socket.receive_json_from(timeout=5))
@@ -97,7 +100,9 @@ def test_thread_hears_new_messages(in_review, county_doctor):
         socket = await sync_to_async(_socket)(f"/ws/consultations/{in_review.pk}/", reader)
         connected, _ = await socket.connect()
         assert connected
-        await sync_to_async(message_post)(consultation=in_review, actor=county_doctor, body="补充")
+        await sync_to_async(message_post)(
+            context=SYSTEM, consultation=in_review, actor=county_doctor, body="补充"
+        )
         event = await socket.receive_json_from(timeout=5)
         assert event["kind"] == "message"
         await socket.disconnect()
@@ -118,7 +123,7 @@ def test_nothing_is_pushed_for_a_rolled_back_change(in_review, county_doctor):
 
         def post_then_fail():
             with transaction.atomic():
-                message_post(consultation=in_review, actor=county_doctor, body="x")
+                message_post(context=SYSTEM, consultation=in_review, actor=county_doctor, body="x")
                 raise RuntimeError("rolled back")
 
         with pytest.raises(RuntimeError):

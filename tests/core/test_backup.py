@@ -24,7 +24,7 @@ from consult.consultations.reports import report_save, report_sign
 from consult.consultations.services import attachment_add
 from consult.models import Report
 from core import backup
-from core.audit import audit_record
+from core.audit import SYSTEM, audit_record
 from core.models import AuditEvent
 from tests.factories import PASSWORD
 from tests.processes import ROOT, VENV_BIN, subprocess_env
@@ -61,6 +61,7 @@ def populated(in_review, media_root):
     )
     specialist = in_review.assigned_to
     report_save(
+        context=SYSTEM,
         consultation=in_review,
         actor=specialist,
         edit_version=0,
@@ -72,7 +73,7 @@ def populated(in_review, media_root):
         transfer_recommended=False,
         transfer_urgency="",
     )
-    report_sign(consultation=in_review, actor=specialist, password=PASSWORD)
+    report_sign(context=SYSTEM, consultation=in_review, actor=specialist, password=PASSWORD)
     for reason in ("consultation", "break-glass: 急诊", "report pdf"):
         audit_record(action=AuditEvent.Action.VIEW, user=specialist, obj=child, reason=reason)
     render_cache.build_for_instances(list(Instance.objects.values_list("pk", flat=True)[:1]))

@@ -15,6 +15,7 @@ def reported(in_review, on_call_specialist, password, mother):
     from consult.consultations.reports import report_save
 
     report_save(
+        context=SYSTEM,
         consultation=in_review,
         actor=on_call_specialist,
         edit_version=0,
@@ -28,7 +29,7 @@ def _sign(consultation, user, password, captured):  # noqa: ANN001, ANN202
     from consult.consultations.reports import report_sign
 
     with captured(execute=True):
-        return report_sign(consultation=consultation, actor=user, password=password)
+        return report_sign(context=SYSTEM, consultation=consultation, actor=user, password=password)
 
 
 def test_signing_shares_with_every_guardian_by_default(
@@ -64,8 +65,11 @@ def test_amendment_is_shared_again_and_the_old_link_leads_to_the_new_version(
 
     v1 = _sign(reported, on_call_specialist, password, django_capture_on_commit_callbacks)
     old_token = link_token(mother.mobile)
-    draft = report_amend(consultation=reported, actor=on_call_specialist, reason="补充诊断")
+    draft = report_amend(
+        context=SYSTEM, consultation=reported, actor=on_call_specialist, reason="补充诊断"
+    )
     report_save(
+        context=SYSTEM,
         consultation=reported,
         actor=on_call_specialist,
         edit_version=draft.edit_version,

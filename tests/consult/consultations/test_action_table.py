@@ -20,7 +20,7 @@ from consult.consultations.services import (
 )
 from consult.models import ACTIONS, Consultation, ConsultationAssignment, Report, Status
 from consult.selectors import consultations_visible_to
-from core.audit import Action
+from core.audit import SYSTEM, Action
 from core.models import AuditEvent, Notification
 from core.transitions import ActorNotAllowed, TransitionNotAllowed, refused_pairs
 from tests.factories import PASSWORD, ConsultationFactory, StudyFactory
@@ -99,33 +99,51 @@ def _service(action, case, cast):  # noqa: ANN001, ANN202
     user = cast.for_action(action)
     edit_version = 1 if action in ("sign", "write_amendment", "sign_amendment") else 0
     calls = {
-        "edit": lambda: consultation_update(consultation=case, actor=user, question="新问题"),
-        "submit": lambda: consultation_submit(consultation=case, actor=user),
-        "cancel": lambda: consultation_cancel(consultation=case, actor=user, reason="不需要了"),
-        "close": lambda: consultation_close(consultation=case, actor=user),
-        "accept": lambda: consultation_accept(consultation=case, actor=user),
+        "edit": lambda: consultation_update(
+            context=SYSTEM, consultation=case, actor=user, question="新问题"
+        ),
+        "submit": lambda: consultation_submit(context=SYSTEM, consultation=case, actor=user),
+        "cancel": lambda: consultation_cancel(
+            context=SYSTEM, consultation=case, actor=user, reason="不需要了"
+        ),
+        "close": lambda: consultation_close(context=SYSTEM, consultation=case, actor=user),
+        "accept": lambda: consultation_accept(context=SYSTEM, consultation=case, actor=user),
         "reassign": lambda: consultation_reassign(
-            consultation=case, actor=user, specialist=cast.second_specialist, reason="休假"
+            context=SYSTEM,
+            consultation=case,
+            actor=user,
+            specialist=cast.second_specialist,
+            reason="休假",
         ),
         "requeue": lambda: consultation_reassign(
-            consultation=case, actor=user, specialist=None, reason="休假"
+            context=SYSTEM, consultation=case, actor=user, specialist=None, reason="休假"
         ),
         "request_info": lambda: consultation_request_info(
-            consultation=case, actor=user, question="请补充"
+            context=SYSTEM, consultation=case, actor=user, question="请补充"
         ),
-        "message": lambda: message_post(consultation=case, actor=user, body="补充病史"),
+        "message": lambda: message_post(
+            context=SYSTEM, consultation=case, actor=user, body="补充病史"
+        ),
         "add_images": lambda: message_post(
-            consultation=case, actor=user, body="新图像", study_ids=[case.new_study.pk]
+            context=SYSTEM,
+            consultation=case,
+            actor=user,
+            body="新图像",
+            study_ids=[case.new_study.pk],
         ),
         "write_report": lambda: report_save(
-            consultation=case, actor=user, edit_version=edit_version, **REPORT
+            context=SYSTEM, consultation=case, actor=user, edit_version=edit_version, **REPORT
         ),
         "write_amendment": lambda: report_save(
-            consultation=case, actor=user, edit_version=edit_version, **REPORT
+            context=SYSTEM, consultation=case, actor=user, edit_version=edit_version, **REPORT
         ),
-        "sign": lambda: report_sign(consultation=case, actor=user, password=PASSWORD),
-        "sign_amendment": lambda: report_sign(consultation=case, actor=user, password=PASSWORD),
-        "amend": lambda: report_amend(consultation=case, actor=user, reason="补充"),
+        "sign": lambda: report_sign(
+            context=SYSTEM, consultation=case, actor=user, password=PASSWORD
+        ),
+        "sign_amendment": lambda: report_sign(
+            context=SYSTEM, consultation=case, actor=user, password=PASSWORD
+        ),
+        "amend": lambda: report_amend(context=SYSTEM, consultation=case, actor=user, reason="补充"),
     }
     return calls[action]()
 
@@ -271,10 +289,16 @@ def test_the_referring_doctor_cannot_pull_a_case_back_by_submitting_it_again(
 
 
 def test_only_the_assigned_specialist_may_sign(in_review, second_specialist, coordinator, client):
-    report_save(consultation=in_review, actor=in_review.assigned_to, edit_version=0, **REPORT)
+    report_save(
+        context=SYSTEM,
+        consultation=in_review,
+        actor=in_review.assigned_to,
+        edit_version=0,
+        **REPORT,
+    )
     for user in (second_specialist, coordinator):
         with pytest.raises(ActorNotAllowed, match="Only the specialist reading this case"):
-            report_sign(consultation=in_review, actor=user, password=PASSWORD)
+            report_sign(context=SYSTEM, consultation=in_review, actor=user, password=PASSWORD)
     client.force_login(coordinator)
     response = client.post(
         reverse("consultation-report", args=[in_review.pk]),
@@ -289,6 +313,7 @@ def test_a_coordinator_may_reassign_a_specialist_may_not(
 ):
     with pytest.raises(ActorNotAllowed, match="Only a coordinator"):
         consultation_reassign(
+            context=SYSTEM,
             consultation=in_review,
             actor=in_review.assigned_to,
             specialist=second_specialist,
@@ -302,7 +327,11 @@ def test_a_coordinator_may_reassign_a_specialist_may_not(
     )
     assert response.status_code == 403 and "Only a coordinator" in response.json()["detail"]
     consultation_reassign(
-        consultation=in_review, actor=coordinator, specialist=second_specialist, reason="休假"
+        context=SYSTEM,
+        consultation=in_review,
+        actor=coordinator,
+        specialist=second_specialist,
+        reason="休假",
     )
     in_review.refresh_from_db()
     assert (in_review.status, in_review.assigned_to) == (Status.ASSIGNED, second_specialist)
@@ -317,8 +346,12 @@ def test_the_referring_doctor_cannot_accept_their_own_case(assigned, county_doct
 
 
 def test_asking_twice_for_information_is_refused_and_sends_nothing_more(in_review):
-    consultation_request_info(consultation=in_review, actor=in_review.assigned_to, question="?")
+    consultation_request_info(
+        context=SYSTEM, consultation=in_review, actor=in_review.assigned_to, question="?"
+    )
     sent = Notification.objects.count()
     with pytest.raises(TransitionNotAllowed, match="cannot ask for information"):
-        consultation_request_info(consultation=in_review, actor=in_review.assigned_to, question="?")
+        consultation_request_info(
+            context=SYSTEM, consultation=in_review, actor=in_review.assigned_to, question="?"
+        )
     assert Notification.objects.count() == sent

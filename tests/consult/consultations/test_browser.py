@@ -8,6 +8,7 @@ import pytest
 from pypdf import PdfReader
 
 from consult.models import Consultation, Status, Subspecialty
+from core.audit import SYSTEM
 from tests.browser import ARTIFACTS, browser_login
 from tests.factories import PatientFactory, StudyFactory, on_call
 
@@ -109,9 +110,16 @@ def test_report_signed_while_the_page_was_loading_still_shows(
     assert not page.locator("a.pdf").count()
 
     specialist = in_review.assigned_to
-    report_save(consultation=in_review, actor=specialist, edit_version=0, template="general",
-                findings="双肾大小形态正常。", impression="未见异常。")  # fmt: skip
-    report_sign(consultation=in_review, actor=specialist, password=password)
+    report_save(
+        context=SYSTEM,
+        consultation=in_review,
+        actor=specialist,
+        edit_version=0,
+        template="general",
+        findings="双肾大小形态正常。",
+        impression="未见异常。",
+    )
+    report_sign(context=SYSTEM, consultation=in_review, actor=specialist, password=password)
     while not held:  # the route handler runs while Playwright waits
         page.wait_for_timeout(50)
     held[0].continue_()

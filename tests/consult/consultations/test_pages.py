@@ -5,6 +5,7 @@ import pytest
 from django.urls import reverse
 
 from consult.models import Consultation, Status
+from core.audit import SYSTEM
 from core.models import AuditEvent
 from tests.factories import ConsultationFactory, StudyFactory
 
@@ -48,7 +49,9 @@ def test_an_outsider_cannot_read_the_childs_studies(login, outsider, child):
 def test_answer_with_new_images_adds_them_to_the_case(login, in_review, county_doctor):
     from consult.consultations.services import consultation_request_info
 
-    consultation_request_info(consultation=in_review, actor=in_review.assigned_to, question="CT?")
+    consultation_request_info(
+        context=SYSTEM, consultation=in_review, actor=in_review.assigned_to, question="CT?"
+    )
     new = StudyFactory(patient=in_review.patient, description="复查CT", modalities="CT")
     login(county_doctor).post(
         reverse("consultation-message", args=[in_review.pk]),
@@ -199,7 +202,11 @@ def test_accepting_someone_elses_case_is_refused_with_a_message(
     from consult.consultations.services import consultation_reassign
 
     consultation_reassign(
-        consultation=assigned, actor=coordinator, specialist=second_specialist, reason="休假"
+        context=SYSTEM,
+        consultation=assigned,
+        actor=coordinator,
+        specialist=second_specialist,
+        reason="休假",
     )
     client = login(assigned.assigned_to.__class__.objects.get(username="specialist"))
     response = client.post(reverse("consultation-accept", args=[assigned.pk]), follow=True)

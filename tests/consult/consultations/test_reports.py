@@ -12,6 +12,7 @@ from consult.consultations.report_pdf import report_pdf
 from consult.consultations.reports import StaleReportError, report_amend, report_save, report_sign
 from consult.consultations.services import ConsultationError
 from consult.models import Report, Status
+from core.audit import SYSTEM
 from tests.factories import PASSWORD
 from tests.second_factor import second_factor_passed
 
@@ -38,13 +39,17 @@ def _write(case, user, edit_version=0, **extra):
         "transfer_urgency": "urgent",
         **extra,
     }
-    return report_save(consultation=case, actor=user, edit_version=edit_version, **fields)
+    return report_save(
+        context=SYSTEM, consultation=case, actor=user, edit_version=edit_version, **fields
+    )
 
 
 def test_sign_makes_the_case_reported_and_stops_the_clock(in_review):
     specialist = in_review.assigned_to
     draft = _write(in_review, specialist)
-    signed = report_sign(consultation=in_review, actor=specialist, password=PASSWORD)
+    signed = report_sign(
+        context=SYSTEM, consultation=in_review, actor=specialist, password=PASSWORD
+    )
     in_review.refresh_from_db()
     assert signed.status == Report.Status.SIGNED and signed.signed_at
     assert in_review.status == Status.REPORTED and in_review.next_deadline is None
@@ -55,14 +60,18 @@ def test_sign_makes_the_case_reported_and_stops_the_clock(in_review):
 def test_wrong_password_does_not_sign(in_review):
     _write(in_review, in_review.assigned_to)
     with pytest.raises(ConsultationError, match="password is not correct"):
-        report_sign(consultation=in_review, actor=in_review.assigned_to, password="wrong")
+        report_sign(
+            context=SYSTEM, consultation=in_review, actor=in_review.assigned_to, password="wrong"
+        )
     assert in_review.reports.get().status == Report.Status.DRAFT
 
 
 def test_an_empty_report_cannot_be_signed(in_review):
     _write(in_review, in_review.assigned_to, findings="", impression=" ")
     with pytest.raises(ConsultationError, match="empty report"):
-        report_sign(consultation=in_review, actor=in_review.assigned_to, password=PASSWORD)
+        report_sign(
+            context=SYSTEM, consultation=in_review, actor=in_review.assigned_to, password=PASSWORD
+        )
 
 
 def test_structured_values_are_checked(in_review):
@@ -85,7 +94,7 @@ def test_a_stale_edit_is_refused_and_nothing_is_overwritten(in_review):
 def test_signed_reports_never_change(in_review):
     specialist = in_review.assigned_to
     draft = _write(in_review, specialist)
-    report_sign(consultation=in_review, actor=specialist, password=PASSWORD)
+    report_sign(context=SYSTEM, consultation=in_review, actor=specialist, password=PASSWORD)
     with pytest.raises(ConsultationError):
         _write(in_review, specialist, edit_version=draft.edit_version, impression="改")
     assert Report.objects.get(pk=draft.pk).impression.startswith("回结肠型")
@@ -94,13 +103,15 @@ def test_signed_reports_never_change(in_review):
 def test_amendment_is_a_new_version_and_supersedes_the_old(in_review, coordinator):
     specialist = in_review.assigned_to
     _write(in_review, specialist)
-    v1 = report_sign(consultation=in_review, actor=specialist, password=PASSWORD)
+    v1 = report_sign(context=SYSTEM, consultation=in_review, actor=specialist, password=PASSWORD)
     with pytest.raises(ConsultationError, match="reason"):
-        report_amend(consultation=in_review, actor=specialist, reason="")
-    v2 = report_amend(consultation=in_review, actor=specialist, reason="息肉大小更正")
+        report_amend(context=SYSTEM, consultation=in_review, actor=specialist, reason="")
+    v2 = report_amend(
+        context=SYSTEM, consultation=in_review, actor=specialist, reason="息肉大小更正"
+    )
     assert v2.version == 2 and v2.findings == v1.findings
     _write(in_review, specialist, edit_version=v2.edit_version, findings="息肉约1.8 cm。")
-    report_sign(consultation=in_review, actor=specialist, password=PASSWORD)
+    report_sign(context=SYSTEM, consultation=in_review, actor=specialist, password=PASSWORD)
     v1.refresh_from_db()
     v2.refresh_from_db()
     assert v1.status == Report.Status.SUPERSEDED and v2.status == Report.Status.SIGNED
@@ -111,7 +122,9 @@ def test_amendment_is_a_new_version_and_supersedes_the_old(in_review, coordinato
 def test_report_pdf_renders_chinese_and_the_facts(in_review):
     specialist = in_review.assigned_to
     _write(in_review, specialist)
-    report = report_sign(consultation=in_review, actor=specialist, password=PASSWORD)
+    report = report_sign(
+        context=SYSTEM, consultation=in_review, actor=specialist, password=PASSWORD
+    )
     with translation.override("zh-hans"):
         pdf = report_pdf(report)
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
@@ -129,7 +142,9 @@ def test_report_pdf_renders_chinese_and_the_facts(in_review):
 
 def test_doctor_downloads_the_pdf_and_outsider_cannot(login, in_review, outsider):
     _write(in_review, in_review.assigned_to)
-    report_sign(consultation=in_review, actor=in_review.assigned_to, password=PASSWORD)
+    report_sign(
+        context=SYSTEM, consultation=in_review, actor=in_review.assigned_to, password=PASSWORD
+    )
     url = reverse("consultation-report-pdf", args=[in_review.pk, 1])
     response = login(in_review.requested_by).get(url)
     assert response.status_code == 200 and response.content.startswith(b"%PDF")

@@ -9,6 +9,7 @@ from django.utils import timezone
 from consult.consultations.routing import route_pick
 from consult.consultations.services import consultation_submit
 from consult.models import ConsultationAssignment, Role, Status, Subspecialty
+from core.audit import SYSTEM
 from tests.factories import ConsultationFactory, UserFactory, on_call
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
@@ -71,7 +72,7 @@ def test_excluded_specialist_is_skipped():
 
 
 def test_submit_routes_and_records_the_assignment(draft, on_call_specialist):
-    consultation_submit(consultation=draft, actor=draft.requested_by)
+    consultation_submit(context=SYSTEM, consultation=draft, actor=draft.requested_by)
     draft.refresh_from_db()
     assert draft.status == Status.ASSIGNED
     assert draft.assigned_to == on_call_specialist
@@ -82,7 +83,7 @@ def test_submit_routes_and_records_the_assignment(draft, on_call_specialist):
 def test_submit_without_anyone_on_call_waits_in_the_queue_and_tells_coordinators(
     draft, coordinator
 ):
-    consultation_submit(consultation=draft, actor=draft.requested_by)
+    consultation_submit(context=SYSTEM, consultation=draft, actor=draft.requested_by)
     draft.refresh_from_db()
     assert draft.status == Status.SUBMITTED and draft.assigned_to is None
     assert coordinator.notifications.filter(kind="queue", channel="in_app").exists()

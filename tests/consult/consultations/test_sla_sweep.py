@@ -9,6 +9,7 @@ from django.utils import timezone
 from consult.consultations.services import consultation_request_info, message_post
 from consult.consultations.sla import sla_policy_update, sla_sweep
 from consult.models import Consultation, ConsultationEvent, SlaPolicy, Status
+from core.audit import SYSTEM
 from core.models import Notification
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("english")]
@@ -73,10 +74,12 @@ def test_steps_missed_while_down_all_happen_on_the_first_sweep(start, assigned):
 def test_information_request_stops_the_ladder_until_answered(start, in_review, county_doctor):
     specialist = in_review.assigned_to
     start.shift(dt.timedelta(hours=1))
-    consultation_request_info(consultation=in_review, actor=specialist, question="体重多少？")
+    consultation_request_info(
+        context=SYSTEM, consultation=in_review, actor=specialist, question="体重多少？"
+    )
     start.shift(dt.timedelta(hours=10))
     assert sla_sweep() == 0
-    message_post(consultation=in_review, actor=county_doctor, body="12 kg")
+    message_post(context=SYSTEM, consultation=in_review, actor=county_doctor, body="12 kg")
     in_review.refresh_from_db()
     assert in_review.next_deadline == timezone.now() + dt.timedelta(hours=1)
     start.shift(dt.timedelta(hours=1))
@@ -109,6 +112,7 @@ def test_a_failing_step_is_pushed_back_not_looped(start, assigned, monkeypatch):
 
 def test_policy_change_moves_open_deadlines(start, assigned, alliance_admin):
     sla_policy_update(
+        context=SYSTEM,
         actor=alliance_admin,
         priority="routine",
         target_seconds=600,

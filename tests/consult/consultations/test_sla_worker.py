@@ -12,6 +12,7 @@ import pytest
 from consult.consultations.services import consultation_submit
 from consult.consultations.sla import sla_policy_update
 from consult.models import ConsultationAssignment, ConsultationEvent, Subspecialty
+from core.audit import SYSTEM
 from core.models import Notification
 from core.sms import read_sms_file_outbox
 from tests.factories import ConsultationFactory, UserFactory, on_call
@@ -86,7 +87,7 @@ def case(county_doctor, child, specialist, coordinator, expert_center, monkeypat
     coordinator.mobile = "13800000009"
     coordinator.save()
     for priority in ("routine", "urgent"):
-        sla_policy_update(actor=coordinator, priority=priority, **POLICY)
+        sla_policy_update(context=SYSTEM, actor=coordinator, priority=priority, **POLICY)
     # Delivery is queued by the worker's sweep, not by this process's broker connection.
     monkeypatch.setattr("core.notify._queue", lambda task, ids: None)
     return ConsultationFactory(
@@ -101,7 +102,7 @@ def _ladder(case):
 
 
 def _submit_and_check(case, stack, during=None):
-    consultation_submit(consultation=case, actor=case.requested_by)
+    consultation_submit(context=SYSTEM, consultation=case, actor=case.requested_by)
     first = case.assignments.get().specialist
     if during:
         during()
@@ -112,7 +113,10 @@ def _submit_and_check(case, stack, during=None):
     )
     # Stop further repeats, then give racing sweeps time to do anything twice.
     sla_policy_update(
-        actor=case.requested_by, priority="routine", **{**POLICY, "repeat_seconds": 3600}
+        context=SYSTEM,
+        actor=case.requested_by,
+        priority="routine",
+        **{**POLICY, "repeat_seconds": 3600},
     )
     time.sleep(3)
     assert _ladder(case) == LADDER, stack.logs()

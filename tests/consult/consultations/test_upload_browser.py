@@ -4,6 +4,7 @@ among the choices already ticked and nothing the doctor typed is lost."""
 import pytest
 
 from consult.models import Consultation, Status
+from core.audit import SYSTEM
 from tests.browser import browser_login
 from tests.factories import StudyFactory
 from tests.viewer.dicom_builders import make_dataset, make_file
@@ -72,10 +73,13 @@ def test_doctor_answers_an_information_request_with_new_images(
     )
 
     path, study_uid = dicom_file
-    consultation_submit(consultation=draft, actor=county_doctor)
-    consultation_accept(consultation=draft, actor=on_call_specialist)
+    consultation_submit(context=SYSTEM, consultation=draft, actor=county_doctor)
+    consultation_accept(context=SYSTEM, consultation=draft, actor=on_call_specialist)
     consultation_request_info(
-        consultation=draft, actor=on_call_specialist, question="请上传今天的复查CT。"
+        context=SYSTEM,
+        consultation=draft,
+        actor=on_call_specialist,
+        question="请上传今天的复查CT。",
     )
     before = set(draft.studies.values_list("pk", flat=True))
 
